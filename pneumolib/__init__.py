@@ -1,0 +1,9 @@
+"""pneumolib: an open, teachable pneumonia detector for pediatric chest X-rays.
+
+Not a diagnostic tool. See README.md and MODEL_CARD.md.
+"""
+
+__version__ = "0.1.0"
+
+CLASS_NAMES: tuple[str, str] = ("NORMAL", "PNEUMONIA")
+"""Class order used by every model, loss and report: index 1 is pneumonia."""

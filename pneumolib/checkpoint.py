@@ -1,0 +1,90 @@
+"""Checkpoints: weights plus everything needed to use them correctly, loaded safely.
+
+A checkpoint is a plain dict of tensors and JSON-like metadata (architecture, input size,
+normalisation, class names, operating points, temperature, training config, manifest digest, val
+metrics, package version), so it loads with ``torch.load(weights_only=True)``: no pickled code
+runs when a file is opened.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pneumolib import CLASS_NAMES, __version__
+from pneumolib.config import work_dir
+from pneumolib.models import create_model
+from pneumolib.models.classifier import PneumoniaClassifier
+
+FORMAT = "pneumolib-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINT_ENV = "PNEUMO_CHECKPOINT"
+BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "pneumolib_lite0.pt"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable pneumolib checkpoint."""
+
+
+def save_checkpoint(path: str | os.PathLike, model: PneumoniaClassifier, metadata: dict[str, Any], **extra: Any) -> Path:
+    """Write weights + metadata (+ e.g. optimizer state for resuming) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"class_names": list(CLASS_NAMES), "package_version": __version__, **metadata}
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": metadata,
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The raw checkpoint dict, after checking it is one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint file at {path}.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, foreign pickle, random bytes
+        raise CheckpointError(
+            f"{path} could not be read as a checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}). "
+            "It is corrupt or not a pneumolib checkpoint; re-download or retrain it."
+        ) from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a PyTorch file but not a pneumolib checkpoint (no '{FORMAT}' marker).")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer pneumolib (format {payload['format_version']}); upgrade pneumolib.")
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[PneumoniaClassifier, dict[str, Any]]:
+    """Rebuild the model (in eval mode) and return it with its metadata."""
+    payload = read_checkpoint(path)
+    metadata = payload["metadata"]
+    model = create_model(metadata["architecture"], pretrained=False, dropout=metadata.get("dropout", 0.3))
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not fit architecture {metadata['architecture']}: {error}") from error
+    return model.to(device).eval(), metadata
+
+
+def find_checkpoint(path: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """The checkpoint to use and where it came from.
+
+    Order: an explicit path, ``$PNEUMO_CHECKPOINT``, the model notebook 03 / ``pneumolib train``
+    saved in the work folder, and finally the model bundled with the package.
+    """
+    if path is not None:
+        return Path(path), "given explicitly"
+    env = os.environ.get(CHECKPOINT_ENV)
+    if env:
+        return Path(env), f"from {CHECKPOINT_ENV}"
+    trained = work_dir(create=False) / "train" / "best.pt"
+    if trained.is_file():
+        return trained, "trained in this work folder"
+    return BUNDLED_CHECKPOINT, "bundled with pneumolib (no trained checkpoint found in the work folder)"

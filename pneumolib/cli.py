@@ -1,0 +1,94 @@
+"""The same pipeline as the notebooks, from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from pneumolib.config import active_profile, work_dir
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from pneumolib.data.manifest import build_manifest, default_manifest_path, write_manifest
+
+    build = build_manifest(args.data, max_per_folder=args.max_per_folder, download=not args.offline)
+    out = Path(args.out) if args.out else default_manifest_path()
+    write_manifest(build.manifest, out)
+    problems = out.with_name(out.stem + "_problems.csv")
+    if len(build.problems):
+        build.problems.to_csv(problems, index=False)
+        print(f"{len(build.problems)} files left out or flagged: see {problems}")
+    counts = build.manifest.groupby(["split", "label"]).size().unstack(fill_value=0)
+    print(f"dataset: {build.root}\n{counts}\n{len(build.duplicate_pairs)} duplicate pairs\nwrote {out}")
+    reference = default_manifest_path()
+    if out.resolve() != reference.resolve() and reference.is_file():
+        from pneumolib.data.leakage import split_agreement
+        from pneumolib.data.manifest import load_manifest
+
+        print(f"agreement with the committed split ({reference.name}):\n{split_agreement(build.manifest, load_manifest(reference))}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pneumolib.data.locate import find_dataset_root
+    from pneumolib.data.manifest import load_manifest
+    from pneumolib.training.trainer import TrainConfig, train
+
+    profile = active_profile()
+    overrides = {k: v for k, v in {
+        "architecture": args.architecture, "epochs": args.epochs, "image_size": args.image_size,
+        "batch_size": args.batch_size, "learning_rate": args.lr, "weights_path": args.weights,
+    }.items() if v is not None}
+    config = TrainConfig(epochs=profile.epochs, image_size=profile.image_size, batch_size=profile.batch_size,
+                         max_images_per_split=profile.max_images_per_split)
+    config = dataclasses.replace(config, **overrides)
+    if args.no_pretrained:
+        config = dataclasses.replace(config, pretrained=False)
+    if args.border_erase is not None:
+        config = dataclasses.replace(config, augment_config={**config.augment_config, "border_erase_probability": args.border_erase})
+    out = Path(args.out) if args.out else work_dir() / "train"
+    result = train(config, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
+                   out, cache_dir=work_dir() / "cache", resume=not args.restart, device=args.device)
+    print(f"best epoch {result.best_epoch}: val AUC {result.best_val_auc:.4f}\nbest checkpoint: {result.best_checkpoint}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pneumolib", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    manifest = commands.add_parser("manifest", help="hash, deduplicate and split the dataset into data_manifest.csv")
+    manifest.add_argument("--data", help="dataset folder (else $PNEUMO_DATA_DIR, else a kagglehub download)")
+    manifest.add_argument("--out", help="where to write the manifest (default: the repository's data_manifest.csv)")
+    manifest.add_argument("--max-per-folder", type=int, help="only the first N files of each folder (a quick look)")
+    manifest.add_argument("--offline", action="store_true", help="never try to download")
+    manifest.set_defaults(run=_manifest)
+
+    train = commands.add_parser("train", help="fine-tune an EfficientNet on the manifest's train split")
+    train.add_argument("--data", help="dataset folder (else $PNEUMO_DATA_DIR, else a kagglehub download)")
+    train.add_argument("--manifest", help="manifest CSV (default: the committed data_manifest.csv)")
+    train.add_argument("--out", help="output folder for best.pt, last.pt and history.csv (default: <work dir>/train)")
+    train.add_argument("--architecture", help="efficientnet_lite0 (default, offline weights), efficientnet_b0, efficientnet_b0_lukemelas")
+    train.add_argument("--weights", help="ImageNet weights file for the backbone (offline B0)")
+    train.add_argument("--no-pretrained", action="store_true", help="start from random weights, on purpose")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--image-size", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--border-erase", type=float, help="probability per side of blanking a band along the film's edge")
+    train.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    train.add_argument("--restart", action="store_true", help="ignore last.pt and start over")
+    train.add_argument("--offline", action="store_true", help="never try to download the dataset")
+    train.set_defaults(run=_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Run profiles and working folders shared by the CLI and the notebooks.
+
+One environment variable, ``PNEUMO_PROFILE``, switches every notebook and command between the
+``full`` profile (all data, all epochs) and the ``quick`` profile that CI runs (a few hundred
+images, one epoch, small inputs). The code path is the same; only sizes change.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILE_ENV = "PNEUMO_PROFILE"
+WORK_DIR_ENV = "PNEUMO_WORK_DIR"
+COLAB_DRIVE_DIR = Path("/content/drive/MyDrive")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes that differ between a full run and CI's quick run."""
+
+    name: str
+    max_images_per_split: int | None  # None: every image
+    epochs: int
+    image_size: int
+    batch_size: int
+    bootstrap_resamples: int
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile("full", None, 20, 224, 32, 2000),
+    "quick": Profile("quick", 160, 1, 96, 16, 200),
+}
+
+
+def profile_name() -> str:
+    """The active profile's name (``full`` unless ``PNEUMO_PROFILE`` says otherwise)."""
+    name = os.environ.get(PROFILE_ENV, "full").strip().lower() or "full"
+    if name not in PROFILES:
+        raise ValueError(f"{PROFILE_ENV}={name!r} is not a profile; choose one of {sorted(PROFILES)}")
+    return name
+
+
+def active_profile() -> Profile:
+    """The :class:`Profile` selected by ``PNEUMO_PROFILE``."""
+    return PROFILES[profile_name()]
+
+
+def is_quick() -> bool:
+    return profile_name() == "quick"
+
+
+def work_dir(create: bool = True) -> Path:
+    """Where checkpoints, caches and reports go.
+
+    ``PNEUMO_WORK_DIR`` wins; in Colab with Google Drive mounted it is a folder on Drive so a
+    fresh runtime (the next notebook) finds what the previous one saved; otherwise ``./pneumo_work``.
+    """
+    env = os.environ.get(WORK_DIR_ENV)
+    if env:
+        path = Path(env).expanduser()
+    elif COLAB_DRIVE_DIR.is_dir():
+        path = COLAB_DRIVE_DIR / "pneumolib"
+    else:
+        path = Path("pneumo_work")
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path

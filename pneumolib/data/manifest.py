@@ -1,0 +1,163 @@
+"""The data manifest: one row per image with its label, patient, hashes, duplicates and split.
+
+``build_manifest`` is the one function that produces ``data_manifest.csv``; the committed file is
+the project's reference split, and every later step (training, evaluation) reads it instead of
+walking folders, so everybody trains and tests on exactly the same images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE, connected_groups, find_duplicate_pairs
+from pneumolib.data.hashing import content_hash, file_sha256, perceptual_hash
+from pneumolib.data.images import CorruptImageError, read_grayscale
+from pneumolib.data.locate import LABELS, SPLITS, find_dataset_root
+from pneumolib.data.naming import UnrecognisedFileName, parse_file_name
+from pneumolib.data.split import assign_splits
+
+MANIFEST_FILE_NAME = "data_manifest.csv"
+MANIFEST_ENV = "PNEUMO_MANIFEST"
+SOURCE_MANIFEST_NAME = "MANIFEST.csv"
+COLUMNS = [
+    "path", "label", "official_split", "split", "split_note", "patient_id", "subtype",
+    "source_form", "width", "height", "file_sha256", "content_hash", "phash", "dup_group",
+]
+
+
+@dataclass
+class ManifestBuild:
+    """What :func:`build_manifest` found: the manifest, the files left out, the duplicate pairs."""
+
+    root: Path
+    manifest: pd.DataFrame
+    problems: pd.DataFrame  # path, problem, detail: every file left out or kept with a caveat
+    duplicate_pairs: pd.DataFrame  # path_a, path_b, distance, kind
+
+
+def _list_files(root: Path, max_per_folder: int | None) -> list[tuple[str, str, str]]:
+    """(relative path, official split, label) for every file in the split/label folders."""
+    files = []
+    for split in SPLITS:
+        for label in LABELS:
+            folder = root / split / label
+            if not folder.is_dir():
+                continue
+            names = sorted(entry.name for entry in folder.iterdir() if entry.is_file())
+            if max_per_folder is not None:
+                names = names[:max_per_folder]
+            files.extend((f"{split}/{label}/{name}", split, label) for name in names)
+    return files
+
+
+def _source_forms(root: Path) -> dict[str, str]:
+    """``source_form`` per relative path from the copy's own MANIFEST.csv, when it has one.
+
+    The Kaggle release has no such file and holds only original-form images.
+    """
+    source = root / SOURCE_MANIFEST_NAME
+    if not source.is_file():
+        return {}
+    table = pd.read_csv(source, usecols=["path", "source_form"])
+    prefix = root.name + "/"
+    return {p[len(prefix):] if p.startswith(prefix) else p: f for p, f in zip(table["path"], table["source_form"])}
+
+
+def build_manifest(
+    root: str | os.PathLike | None = None,
+    *,
+    max_per_folder: int | None = None,
+    max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE,
+    progress: bool = True,
+    download: bool = True,
+) -> ManifestBuild:
+    """Scan the dataset, hash every image, find duplicates and assign the patient-level split.
+
+    ``max_per_folder`` keeps the first N files (by name) of each split/label folder: the quick
+    profile's subset, same code. A file that cannot be decoded is listed in ``problems`` and left
+    out with a warning; it never stops the scan.
+    """
+    root = find_dataset_root(root, download=download)
+    forms = _source_forms(root)
+    rows, problems = [], []
+    for rel_path, official_split, label in tqdm(_list_files(root, max_per_folder), desc="hashing images", disable=not progress):
+        name = rel_path.rsplit("/", 1)[1]
+        try:
+            pixels = read_grayscale(root / rel_path)
+        except CorruptImageError as error:
+            problems.append((rel_path, "left out: cannot decode", str(error.__cause__ or error)))
+            continue
+        try:
+            parsed = parse_file_name(name)
+            patient_id, subtype = parsed.patient_id, parsed.subtype
+        except UnrecognisedFileName as error:
+            patient_id, subtype = f"file:{Path(name).stem}", ""
+            problems.append((rel_path, "kept: unrecognised file name, treated as its own patient", str(error)))
+        rows.append({
+            "path": rel_path, "label": label, "official_split": official_split,
+            "patient_id": patient_id, "subtype": subtype,
+            "source_form": forms.get(rel_path, "original"),
+            "width": pixels.shape[1], "height": pixels.shape[0],
+            "file_sha256": file_sha256(root / rel_path),
+            "content_hash": content_hash(pixels), "phash": perceptual_hash(pixels),
+        })
+    manifest = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("split", "split_note", "dup_group")])
+    pairs = find_duplicate_pairs(list(manifest["content_hash"]), list(manifest["phash"]), max_distance)
+    groups = connected_groups(len(manifest), [(p.first, p.second) for p in pairs])
+    manifest["dup_group"] = [f"dup{g:04d}" if g >= 0 else "" for g in groups]
+    manifest = manifest.join(assign_splits(manifest))[COLUMNS]
+    pair_table = pd.DataFrame(
+        [(manifest.at[p.first, "path"], manifest.at[p.second, "path"], p.distance, p.kind) for p in pairs],
+        columns=["path_a", "path_b", "distance", "kind"],
+    )
+    problem_table = pd.DataFrame(problems, columns=["path", "problem", "detail"])
+    for path, problem, detail in problems:
+        warnings.warn(f"{path}: {problem} ({detail})", stacklevel=2)
+    return ManifestBuild(root, manifest.reset_index(drop=True), problem_table, pair_table)
+
+
+def write_manifest(manifest: pd.DataFrame, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    manifest.to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+def default_manifest_path() -> Path:
+    """``$PNEUMO_MANIFEST`` or the committed ``data_manifest.csv`` at the repository's top."""
+    env = os.environ.get(MANIFEST_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / MANIFEST_FILE_NAME
+
+
+def load_manifest(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Read a manifest (default: the committed reference) with stable dtypes."""
+    path = Path(path) if path is not None else default_manifest_path()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No manifest at {path}. Build one with `python -m pneumolib manifest`, or point "
+            f"{MANIFEST_ENV} at a data_manifest.csv."
+        )
+    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in COLUMNS if c not in manifest.columns]
+    if missing:
+        raise ValueError(f"{path} is not a pneumolib manifest: missing columns {missing}")
+    manifest[["width", "height"]] = manifest[["width", "height"]].astype(int)
+    return manifest
+
+
+def manifest_digest(manifest: pd.DataFrame) -> str:
+    """A short hash of what defines the data (paths, labels, splits, pixel hashes).
+
+    Checkpoints record it so a model is always traceable to the split it was trained on.
+    """
+    key = manifest[["path", "label", "split", "content_hash"]].to_csv(index=False, lineterminator="\n")
+    return hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -1,0 +1,99 @@
+"""The project's patient-level train / val / test split.
+
+Policy (see notebook 02 for the why):
+
+* the official test split stays the test split, untouched, for final reports only;
+* the 16-image official val split is folded back into the training pool;
+* images are grouped into *units*: all images of a patient, joined with every image that is a
+  duplicate of one of them (a duplicate under another patient id is treated as the same child);
+* training-pool units that share a patient or a duplicate with the test split are *excluded*
+  from training, so no child is graded on films the model has seen;
+* ``val`` takes whole units, per label, until it holds ``val_fraction`` of that label's images,
+  drawing units whose images are all original-form first, then the most original ones (the
+  test split is all original-form, so such a val split resembles it);
+* the draw order is a sha256 of the seed and the unit key: deterministic on every machine and
+  every library version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+VAL_FRACTION = 0.10
+SPLIT_SEED = "pneumolib-split-v1"
+EXCLUDED = "excluded"
+TEST_LEAK_REASON = "shares a patient or duplicate with the official test split"
+
+
+def split_units(patient_ids: pd.Series, dup_groups: pd.Series) -> pd.Series:
+    """A unit key per image: connected components of 'same patient' and 'same duplicate group'."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        parent.setdefault(key, key)
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for patient, group in zip(patient_ids, dup_groups):
+        a = root(f"patient:{patient}")
+        if isinstance(group, str) and group:
+            b = root(f"dup:{group}")
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return pd.Series([root(f"patient:{p}") for p in patient_ids], index=patient_ids.index)
+
+
+def _draw_order(unit: str, seed: str) -> str:
+    return hashlib.sha256(f"{seed}|{unit}".encode()).hexdigest()
+
+
+def assign_splits(
+    manifest: pd.DataFrame,
+    val_fraction: float = VAL_FRACTION,
+    seed: str = SPLIT_SEED,
+    prefer_original_form: bool = True,
+) -> pd.DataFrame:
+    """Return ``split`` and ``split_note`` columns for a manifest.
+
+    Needs the columns ``official_split``, ``label``, ``patient_id``, ``dup_group`` and
+    (optionally) ``source_form``.
+    """
+    if not 0.0 < val_fraction < 0.5:
+        raise ValueError(f"val_fraction must be in (0, 0.5), got {val_fraction}")
+    units = split_units(manifest["patient_id"], manifest["dup_group"].fillna(""))
+    is_test = manifest["official_split"].eq("test")
+    test_units = set(units[is_test])
+
+    split = pd.Series("train", index=manifest.index, dtype=object)
+    note = pd.Series("", index=manifest.index, dtype=object)
+    split[is_test] = "test"
+    leaked = ~is_test & units.isin(test_units)
+    split[leaked] = EXCLUDED
+    note[leaked] = TEST_LEAK_REASON
+
+    pool = manifest[~is_test & ~leaked]
+    pool_units = units[pool.index]
+    forms = pool["source_form"] if "source_form" in pool else pd.Series("original", index=pool.index)
+    chosen: set[str] = set()
+    for _, images in pool.groupby("label"):
+        target = round(val_fraction * len(images))
+        label_units = pool_units[images.index]
+        sizes = label_units.value_counts()
+        original_share = forms[images.index].eq("original").groupby(label_units).mean()
+        if prefer_original_form:  # all-original units first, then the most original, each in draw order
+            order = sorted(sizes.index, key=lambda u: (-original_share[u], _draw_order(u, seed)))
+        else:
+            order = sorted(sizes.index, key=lambda u: _draw_order(u, seed))
+        taken = 0
+        for unit in order:
+            if taken >= target:
+                break
+            chosen.add(unit)
+            taken += int(sizes[unit])
+    # whole units move, so a unit holding both labels never straddles train and val
+    split[pool.index[pool_units.isin(chosen)]] = "val"
+    return pd.DataFrame({"split": split, "split_note": note})

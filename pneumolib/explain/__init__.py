@@ -1,0 +1,33 @@
+"""Grad-CAM explanations: heatmaps, overlays on the original film, lung focus and a sanity check.
+
+Typical use::
+
+    from pneumolib.checkpoint import load_checkpoint
+    from pneumolib.explain import explain_film
+
+    model, meta = load_checkpoint("best.pt")
+    result = explain_film(model, pixels, meta["image_size"], meta["jpeg_quality"])
+    open("overlay.png", "wb").write(result.png)
+"""
+
+from __future__ import annotations
+
+from pneumolib.explain.film import FilmExplanation, explain_film
+from pneumolib.explain.focus import FocusEntry, focus_report, focus_share, mostly_outside
+from pneumolib.explain.gradcam import (
+    CAMExplainer, Explanation, HeadGradCAM, LibraryGradCAM, as_model_batch, create_explainer,
+)
+from pneumolib.explain.lung_mask import LungMask, lung_mask, prior_lung_mask, segment_lungs
+from pneumolib.explain.methods import CAM_METHODS, DEFAULT_METHOD, cam_class
+from pneumolib.explain.overlay import colorize_heatmap, encode_png, overlay_heatmap, overlay_png, resize_heatmap
+from pneumolib.explain.sanity import RandomisationResult, randomisation_check, randomised_copy, spearman_similarity
+from pneumolib.explain.target_layers import TARGET_LAYER_BY_ARCHITECTURE, find_target_layer, target_layer_name
+
+__all__ = [
+    "CAM_METHODS", "CAMExplainer", "DEFAULT_METHOD", "Explanation", "FilmExplanation", "FocusEntry", "HeadGradCAM",
+    "LibraryGradCAM", "LungMask", "RandomisationResult", "TARGET_LAYER_BY_ARCHITECTURE", "as_model_batch",
+    "cam_class", "colorize_heatmap", "create_explainer", "encode_png", "explain_film", "find_target_layer",
+    "focus_report", "focus_share", "lung_mask", "mostly_outside", "overlay_heatmap", "overlay_png",
+    "prior_lung_mask", "randomisation_check", "randomised_copy", "resize_heatmap", "segment_lungs",
+    "spearman_similarity", "target_layer_name",
+]

@@ -1,0 +1,44 @@
+"""Pixel-format helpers shared by the overlay and the lung mask.
+
+Radiographs arrive as 8-bit grayscale, 8-bit RGB(A) or 16-bit grayscale arrays; display and the
+classical mask both want 8-bit. 16-bit images are stretched min-to-max, the same rule
+:func:`pneumolib.data.images.read_grayscale` uses, so an overlay looks like what the model saw.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def stretch_to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Any numeric array -> uint8, uint8 unchanged, everything else min-max stretched."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    values = pixels.astype(np.float32)
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return np.zeros(pixels.shape, dtype=np.uint8)
+    return np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
+
+
+def _channels_last(pixels: np.ndarray) -> np.ndarray:
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        return pixels[:, :, 0]
+    if pixels.ndim == 3 and pixels.shape[2] == 4:  # drop alpha
+        return pixels[:, :, :3]
+    if pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3):
+        return pixels
+    raise ValueError(f"expected an (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image, got shape {pixels.shape}")
+
+
+def to_rgb_uint8(pixels: np.ndarray) -> np.ndarray:
+    """(H, W[, C]) gray/RGB/RGBA, 8- or 16-bit -> (H, W, 3) uint8 RGB."""
+    pixels = stretch_to_uint8(_channels_last(np.asarray(pixels)))
+    return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB) if pixels.ndim == 2 else np.ascontiguousarray(pixels)
+
+
+def to_gray_uint8(pixels: np.ndarray) -> np.ndarray:
+    """(H, W[, C]) gray/RGB/RGBA, 8- or 16-bit -> (H, W) uint8 grayscale."""
+    pixels = stretch_to_uint8(_channels_last(np.asarray(pixels)))
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels

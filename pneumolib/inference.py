@@ -1,0 +1,64 @@
+"""Running a classifier on canonical uint8 images: batched, no gradients, margin logits out."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pneumolib.models.classifier import PneumoniaClassifier
+
+
+def to_model_input(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(N, S, S) uint8 -> (N, 1, S, S) float in [0, 1] on ``device``."""
+    tensor = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+    return tensor.to(device, non_blocking=True).unsqueeze(1).float().div_(255.0)
+
+
+def margin_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Two-class logits -> one pneumonia-vs-normal logit; sigmoid of it is softmax's P(pneumonia)."""
+    return logits[:, 1] - logits[:, 0]
+
+
+@torch.no_grad()
+def predict_logits(
+    model: PneumoniaClassifier,
+    images: np.ndarray,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    desc: str = "predicting",
+) -> np.ndarray:
+    """Margin logits for every image, in order."""
+    model.eval()
+    out = []
+    starts = range(0, len(images), batch_size)
+    for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
+        batch = to_model_input(images[start : start + batch_size], device)
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=torch.device(device).type == "cuda"):
+            logits = model(batch)
+        out.append(margin_logits(logits.float()).cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+@torch.no_grad()
+def predict_features_and_logits(
+    model: PneumoniaClassifier,
+    images: np.ndarray,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    desc: str = "features",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled features (N, F) and margin logits (N,) in one pass (eval mode: dropout is off)."""
+    model.eval()
+    features, logits = [], []
+    for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False):
+        pooled = model.features(to_model_input(images[start : start + batch_size], device))
+        features.append(pooled.float().cpu())
+        logits.append(margin_logits(model.head(pooled).float()).cpu())
+    return torch.cat(features).numpy(), torch.cat(logits).numpy()

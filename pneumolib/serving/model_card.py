@@ -1,0 +1,95 @@
+"""The model card served at ``GET /model``: what the model is, how it decides, how well it did.
+
+Built once at startup from the checkpoint's metadata and, when one sits next to the weights as
+``<weights stem>.report.json``, the test-set report that ``pneumolib evaluate`` wrote. Test
+figures come only from that report: the checkpoint itself is finalized on validation data and
+never sees the test split, so the card says which numbers are which.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from .formats import SUPPORTED_FORMATS
+from .predictor import Predictor
+
+logger = logging.getLogger(__name__)
+
+INTENDED_USE = (
+    "Teaching and research on pneumonia detection in pediatric chest X-rays (Kermany et al. 2018, "
+    "children aged 1-5 from one hospital). Not a medical device and not a diagnostic tool: its "
+    "output must not be used for clinical decisions."
+)
+
+
+def report_path(weights: str | Path) -> Path:
+    """Where the evaluation report for ``weights`` is looked for: ``<stem>.report.json``."""
+    weights = Path(weights)
+    return weights.with_name(f"{weights.stem}.report.json")
+
+
+def load_report(weights: str | Path) -> dict[str, Any] | None:
+    """The report next to ``weights``, or None when there is none or it cannot be read."""
+    path = report_path(weights)
+    if not path.is_file():
+        return None
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        logger.warning("ignoring unreadable evaluation report %s: %s", path, error)
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def build_model_card(predictor: Predictor, checkpoint_source: str) -> dict[str, Any]:
+    """A JSON-ready description of the loaded model (non-finite numbers become null)."""
+    meta = predictor.metadata
+    report = load_report(predictor.path)
+    gate_info = dict(meta.get("ood_gate") or {})
+    gate_info["distance_threshold"] = predictor.gate.threshold_
+    card = {
+        **predictor.info.to_dict(),
+        "checkpoint_source": checkpoint_source,
+        "intended_use": INTENDED_USE,
+        "class_names": meta.get("class_names"),
+        "input": {
+            "formats": [name.upper() for name in SUPPORTED_FORMATS],
+            "image_size": predictor.image_size,
+            "jpeg_quality": predictor.jpeg_quality,
+            "preprocessing": "grayscale, squashed to a square of image_size pixels, JPEG round trip",
+        },
+        "temperature": predictor.temperature,
+        "probability": meta.get("thresholds_apply_to",
+                                "calibrated probability of pneumonia, sigmoid(logit / temperature)"),
+        "operating_points": predictor.operating_points,
+        "default_operating_point": meta.get("default_operating_point", "screening"),
+        "val_metrics": meta.get("val_metrics", {}),
+        "ood_gate": gate_info,
+        "test_metrics": report.get("test") if report else None,
+        "test_report": report_path(predictor.path).name if report else None,
+        "training": {
+            "epoch": meta.get("epoch"),
+            "pretrained_source": meta.get("pretrained_source"),
+            "manifest_digest": meta.get("manifest_digest"),
+        },
+    }
+    return finite_json(card)
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None, since strict JSON has no such numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): finite_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(item) for item in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # numpy / torch scalars
+        return finite_json(value.item())
+    return str(value)

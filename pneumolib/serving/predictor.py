@@ -1,0 +1,262 @@
+"""One decoded X-ray in, a calibrated, thresholded and gated prediction out.
+
+The checkpoint decides everything that affects the answer (input size, JPEG round trip,
+temperature, thresholds, the not-an-X-ray gate), so the service applies exactly what training
+and ``finalize_checkpoint`` fixed and nothing is configured twice. A checkpoint that was never
+finalized has no temperature, operating points or gate: it is refused at load time with a
+message saying how to fix it, instead of serving uncalibrated guesses.
+
+Nothing here knows about HTTP; :mod:`pneumolib.serving.app` turns results into responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from pneumolib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from pneumolib.data.preprocess import canonical_image
+from pneumolib.inference import margin_logits, sigmoid, to_model_input
+from pneumolib.models.classifier import PneumoniaClassifier
+
+from .decode import DecodedImage
+from .errors import NotAChestXray
+from .ood import MahalanobisGate
+
+logger = logging.getLogger(__name__)
+
+OPERATING_POINTS = ("screening", "balanced")
+OVERRIDE_FLAG = "allow_non_xray"
+"""The request flag that lets an image the gate refused through; named in the refusal."""
+LABELS = {0: "Normal", 1: "Pneumonia"}
+
+
+class CheckpointNotDeployable(CheckpointError):
+    """A readable checkpoint that lacks what serving needs (it was never finalized)."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which weights answered: enough for a client to tell two deployments apart."""
+
+    name: str
+    architecture: str
+    version: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "architecture": self.architecture, "version": self.version,
+                "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The not-an-X-ray check: Mahalanobis distance of the pooled features against a limit."""
+
+    distance: float
+    threshold: float
+
+    @property
+    def passed(self) -> bool:
+        return self.distance <= self.threshold  # inf (non-finite features) never passes
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str  # "Pneumonia" or "Normal"
+    probability: float  # calibrated probability of pneumonia
+    threshold: float
+    operating_point: str
+    gate: GateResult
+    gate_overridden: bool
+    heatmap_png: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the predicted class."""
+        return self.probability if self.label == LABELS[1] else 1.0 - self.probability
+
+
+class Predictor:
+    """A finalized checkpoint ready to answer: model in eval mode, no gradients kept."""
+
+    def __init__(self, model: PneumoniaClassifier, metadata: dict[str, Any], gate: MahalanobisGate,
+                 info: ModelInfo, path: Path) -> None:
+        self.model = model.eval().requires_grad_(False)  # serving never trains; see heatmap_png
+        self.metadata = metadata
+        self.gate = gate
+        self.info = info
+        self.path = path
+        self.image_size = int(metadata["image_size"])
+        self.jpeg_quality = metadata.get("jpeg_quality")
+        self.temperature = float(metadata["temperature"])
+        self.operating_points: dict[str, dict[str, Any]] = dict(metadata["operating_points"])
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Predictor:
+        """Load and check a finalized checkpoint; raises :class:`CheckpointError` with advice."""
+        path = Path(path)
+        payload = read_checkpoint(path)
+        _check_deployable(path, payload)
+        gate_state = payload["ood_gate"]
+        del payload  # the weights are loaded again, into the model, just below
+        model, metadata = load_checkpoint(path)
+        try:
+            gate = MahalanobisGate.from_state(gate_state)
+        except (KeyError, ValueError) as error:
+            raise CheckpointNotDeployable(f"{path}: its not-an-X-ray gate is unreadable ({error}).") from error
+        info = ModelInfo(
+            name=str(metadata.get("name") or path.stem),
+            architecture=str(metadata.get("architecture", "unknown")),
+            version=str(metadata.get("package_version", "unknown")),
+            sha256=file_sha256(path),
+        )
+        predictor = cls(model, metadata, gate, info, path)
+        predictor.warm_up()
+        return predictor
+
+    def warm_up(self) -> None:
+        """One throw-away forward pass, so the first real request is not the slow one."""
+        with torch.inference_mode():
+            self.model.features(torch.zeros(1, 1, self.image_size, self.image_size))
+
+    def model_input(self, image: DecodedImage) -> np.ndarray:
+        """The (S, S) uint8 image the model reads, preprocessed exactly as in training."""
+        return canonical_image(image.pixels, self.image_size, self.jpeg_quality)
+
+    def predict(
+        self,
+        image: DecodedImage,
+        operating_point: str = "screening",
+        *,
+        heatmap: bool = False,
+        allow_non_xray: bool = False,
+        heatmap_max_side: int = 0,
+    ) -> Prediction:
+        """Gate, score and threshold one image; raises :class:`NotAChestXray` when gated out."""
+        if operating_point not in self.operating_points:
+            raise ValueError(f"unknown operating point {operating_point!r}")
+        canonical = self.model_input(image)
+        with torch.inference_mode():
+            features = self.model.features(to_model_input(canonical[None]))
+            logit = float(margin_logits(self.model.head(features))[0])
+        gate = GateResult(float(self.gate.distance(features.numpy())[0]), float(self.gate.threshold_))
+        if not gate.passed and not allow_non_xray:
+            raise NotAChestXray(gate_refusal(gate))
+        probability = float(sigmoid(logit / self.temperature))
+        if not math.isfinite(probability):
+            raise NotAChestXray("The model could not score this image (its features are not finite "
+                                "numbers). Send an ordinary chest X-ray.")
+        point = self.operating_points[operating_point]
+        threshold = float(point["threshold"])
+        label = LABELS[int(probability >= threshold)]
+        notes = self._notes(image, label, probability, operating_point, gate)
+        png = None
+        if heatmap:
+            try:
+                png = heatmap_png(self.model, canonical, 1 if label == LABELS[1] else 0,
+                                  image.rgb_display, heatmap_max_side)
+            except Exception:  # an explanation failure must not cost the client its prediction
+                logger.exception("Grad-CAM heatmap failed")
+                notes.append("the heatmap could not be computed for this image; the prediction "
+                             "itself is unaffected")
+        return Prediction(label, probability, threshold, operating_point, gate,
+                          gate_overridden=not gate.passed, heatmap_png=png, warnings=notes)
+
+    def _notes(self, image: DecodedImage, label: str, probability: float, operating_point: str,
+               gate: GateResult) -> list[str]:
+        """Warnings about this particular answer, in plain words."""
+        notes = []
+        if not gate.passed:
+            notes.append("the image did not pass the not-a-chest-X-ray check; a prediction was "
+                         f"made only because {OVERRIDE_FLAG}=true was sent, and it is unreliable")
+        if min(image.height, image.width) < self.image_size:
+            notes.append(f"the image ({image.width} x {image.height} pixels) is smaller than the "
+                         f"model's {self.image_size}-pixel input, so it was enlarged; detail may "
+                         "be missing")
+        if label == LABELS[1] and probability < 0.5:
+            threshold = float(self.operating_points[operating_point]["threshold"])
+            notes.append(f"called Pneumonia at a probability of {probability:.0%}: the "
+                         f"'{operating_point}' threshold ({threshold:.3g}) is set low on purpose, "
+                         "to miss as few pneumonias as possible")
+        return notes
+
+
+def gate_refusal(gate: GateResult) -> str:
+    """The 422 detail for an image the gate refused: what happened, why, and the way out."""
+    how_far = (f"{gate.distance / gate.threshold:.1f} times the limit" if math.isfinite(gate.distance)
+               else "not measurable")
+    return (
+        "The image does not look like a frontal chest X-ray, so no prediction was made: the "
+        "features the model extracts from it are far from those of the chest X-rays it was "
+        f"trained on (distance {how_far}). Photos, documents, screenshots, blank images and "
+        "other body parts are refused. If this really is a chest X-ray, send it again with "
+        f"{OVERRIDE_FLAG}=true to get a prediction anyway; it will be marked as unreliable."
+    )
+
+
+def heatmap_png(model: PneumoniaClassifier, canonical: np.ndarray, target_class: int,
+                display: np.ndarray, max_side: int = 0) -> bytes:
+    """Grad-CAM of ``target_class`` on the model input, drawn over the uploaded image, as PNG.
+
+    The square heatmap is stretched back onto the original image's own shape
+    (:mod:`pneumolib.explain.overlay`), so it lands where the model looked. A fresh explainer
+    per call keeps concurrent requests from sharing hooks; the parameters need no gradients
+    (only the feature map does), so concurrent calls never write shared ``.grad`` tensors.
+    """
+    from pneumolib.explain import create_explainer, overlay_png
+
+    explanation = create_explainer(model).explain(canonical, target_class)
+    return overlay_png(shrink_to_fit(display, max_side), explanation.heatmaps[0])
+
+
+def shrink_to_fit(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image`` scaled down (aspect kept) so its longer side is at most ``max_side`` (0: as is)."""
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    if max_side <= 0 or longest <= max_side:
+        return image
+    scale = max_side / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_deployable(path: Path, payload: dict[str, Any]) -> None:
+    """Refuse a checkpoint without the temperature, operating points or gate serving needs."""
+    metadata = payload.get("metadata") or {}
+    points = metadata.get("operating_points") or {}
+    missing = [name for name in ("architecture", "image_size") if name not in metadata]
+    temperature = metadata.get("temperature")
+    if not isinstance(temperature, (int, float)) or not (math.isfinite(temperature) and temperature > 0):
+        missing.append("a fitted temperature")
+    for name in OPERATING_POINTS:
+        threshold = (points.get(name) or {}).get("threshold")
+        if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            missing.append(f"a '{name}' operating point")
+    if not isinstance(payload.get("ood_gate"), dict):
+        missing.append("a not-a-chest-X-ray gate")
+    if missing:
+        raise CheckpointNotDeployable(
+            f"{path} is not a deployable checkpoint: it has no {', '.join(missing)}. A training "
+            "checkpoint must be finalized first (pneumolib.training.finalize.finalize_checkpoint "
+            "fits the temperature, operating points and gate on the validation data)."
+        )

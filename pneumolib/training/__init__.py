@@ -1,0 +1,1 @@
+"""Training: augmentation, the schedule, checkpoints and the training loop."""

@@ -1,0 +1,33 @@
+"""Shared fixtures: the committed fixture images, and the full dataset when it is present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_DATA = REPO / "tests" / "fixtures" / "chest_xray"
+SHARED_DATA = REPO.parent / "shared" / "data" / "chest_xray"
+
+
+def full_data_root() -> Path | None:
+    """The full dataset: $PNEUMO_DATA_DIR, else ../shared/data/chest_xray beside the checkout."""
+    env = os.environ.get("PNEUMO_DATA_DIR")
+    for candidate in (Path(env) if env else None, SHARED_DATA):
+        if candidate is not None and (candidate / "train").is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def fixture_root() -> Path:
+    return FIXTURE_DATA
+
+
+@pytest.fixture(scope="session")
+def fixture_build(fixture_root):
+    from pneumolib.data.manifest import build_manifest
+
+    return build_manifest(fixture_root, download=False, progress=False)

@@ -1,0 +1,76 @@
+"""Manifest build, round trip, corrupt files, and agreement with the committed manifest."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import pandas as pd
+import pytest
+
+from conftest import full_data_root
+from pneumolib.data.manifest import COLUMNS, build_manifest, load_manifest, manifest_digest, write_manifest
+
+
+def test_fixture_manifest_columns(fixture_build):
+    manifest = fixture_build.manifest
+    assert list(manifest.columns) == COLUMNS
+    assert len(manifest) == 39
+    assert manifest["path"].str.match(r"^(train|val|test)/(NORMAL|PNEUMONIA)/").all()
+    pneumonia = manifest[manifest["label"] == "PNEUMONIA"]
+    assert pneumonia["subtype"].isin(["bacteria", "virus"]).all()
+    assert manifest.loc[manifest["label"] == "NORMAL", "subtype"].eq("").all()
+    assert set(manifest["source_form"]) == {"original", "resized_224x224_by_source"}
+    pairs = fixture_build.duplicate_pairs
+    assert len(pairs) == 3 and set(pairs["kind"]) == {"exact"}
+
+
+def test_round_trip(fixture_build, tmp_path):
+    path = write_manifest(fixture_build.manifest, tmp_path / "m.csv")
+    loaded = load_manifest(path)
+    pd.testing.assert_frame_equal(loaded.astype(str), fixture_build.manifest.astype(str))
+    assert manifest_digest(loaded) == manifest_digest(fixture_build.manifest)
+
+
+def test_corrupt_files_are_reported_not_fatal(fixture_root, tmp_path):
+    data = tmp_path / "chest_xray"
+    shutil.copytree(fixture_root, data)
+    victim = data / "train" / "NORMAL" / "IM-0117-0001.jpeg"
+    victim.write_bytes(victim.read_bytes()[:300])  # truncated JPEG
+    (data / "train" / "PNEUMONIA" / "notes.txt").write_text("not an image")
+    (data / "test" / "NORMAL" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build = build_manifest(data, download=False, progress=False)
+    reported = set(build.problems["path"])
+    assert reported == {"train/NORMAL/IM-0117-0001.jpeg", "train/PNEUMONIA/notes.txt", "test/NORMAL/.DS_Store"}
+    assert build.problems["problem"].str.startswith("left out").all()
+    assert len(build.manifest) == 38  # 39 fixtures minus the truncated one
+    assert not build.manifest["path"].isin(reported).any()
+    assert sum("IM-0117-0001.jpeg" in str(w.message) for w in caught) == 1
+
+
+def test_unrecognised_name_is_kept_and_flagged(fixture_root, tmp_path):
+    data = tmp_path / "chest_xray"
+    shutil.copytree(fixture_root, data)
+    shutil.copy(data / "train" / "NORMAL" / "IM-0117-0001.jpeg", data / "train" / "NORMAL" / "scan 7.jpeg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        build = build_manifest(data, download=False, progress=False)
+    row = build.manifest.set_index("path").loc["train/NORMAL/scan 7.jpeg"]
+    assert row["patient_id"] == "file:scan 7"
+    assert build.problems["problem"].str.startswith("kept").sum() == 1
+    assert row["dup_group"] != ""  # an exact copy of IM-0117-0001
+
+
+def test_quick_subset(fixture_root):
+    build = build_manifest(fixture_root, max_per_folder=2, download=False, progress=False)
+    assert len(build.manifest) == 12  # 3 splits x 2 labels x 2 files
+
+
+@pytest.mark.skipif(full_data_root() is None, reason="full dataset not present")
+def test_regenerated_manifest_matches_committed():
+    build = build_manifest(full_data_root(), download=False, progress=False)
+    committed = load_manifest()
+    pd.testing.assert_frame_equal(build.manifest.astype(str), committed.astype(str))
+    assert build.problems.empty
