@@ -22,6 +22,7 @@ from pneumolib.models.classifier import PneumoniaClassifier
 FORMAT = "pneumolib-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINT_ENV = "PNEUMO_CHECKPOINT"
+WORK_DIR_MODEL = "model.pt"
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "pneumolib_lite0.pt"
 
 
@@ -76,15 +77,15 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 def find_checkpoint(path: str | os.PathLike | None = None) -> tuple[Path, str]:
     """The checkpoint to use and where it came from.
 
-    Order: an explicit path, ``$PNEUMO_CHECKPOINT``, the model notebook 03 / ``pneumolib train``
-    saved in the work folder, and finally the model bundled with the package.
+    Order: an explicit path, ``$PNEUMO_CHECKPOINT``, the finalised model notebook 03 saved in the
+    work folder (``model.pt``), and finally the model bundled with the package.
     """
     if path is not None:
         return Path(path), "given explicitly"
     env = os.environ.get(CHECKPOINT_ENV)
     if env:
         return Path(env), f"from {CHECKPOINT_ENV}"
-    trained = work_dir(create=False) / "train" / "best.pt"
+    trained = work_dir(create=False) / WORK_DIR_MODEL
     if trained.is_file():
         return trained, "trained in this work folder"
     return BUNDLED_CHECKPOINT, "bundled with pneumolib (no trained checkpoint found in the work folder)"

@@ -40,6 +40,7 @@ def _train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {
         "architecture": args.architecture, "epochs": args.epochs, "image_size": args.image_size,
         "batch_size": args.batch_size, "learning_rate": args.lr, "weights_path": args.weights,
+        "init_checkpoint": args.init_from, "warmup_epochs": args.warmup_epochs,
     }.items() if v is not None}
     config = TrainConfig(epochs=profile.epochs, image_size=profile.image_size, batch_size=profile.batch_size,
                          max_images_per_split=profile.max_images_per_split)
@@ -52,6 +53,47 @@ def _train(args: argparse.Namespace) -> int:
     result = train(config, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
                    out, cache_dir=work_dir() / "cache", resume=not args.restart, device=args.device)
     print(f"best epoch {result.best_epoch}: val AUC {result.best_val_auc:.4f}\nbest checkpoint: {result.best_checkpoint}")
+    return 0
+
+
+def _finalize(args: argparse.Namespace) -> int:
+    from pneumolib.data.locate import find_dataset_root
+    from pneumolib.data.manifest import load_manifest
+    from pneumolib.training.finalize import finalize_checkpoint
+
+    metadata = finalize_checkpoint(args.checkpoint, load_manifest(args.manifest),
+                                   find_dataset_root(args.data, download=not args.offline), args.out,
+                                   cache_dir=work_dir() / "cache", max_images_per_split=active_profile().max_images_per_split)
+    points = ", ".join(f"{name} {p['threshold']:.4f}" for name, p in metadata["operating_points"].items())
+    print(f"temperature {metadata['temperature']:.3f}; operating points (val): {points}; "
+          f"gate accepts {metadata['ood_gate']['val_accept_rate']:.1%} of val\nwrote {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from pneumolib.checkpoint import find_checkpoint
+    from pneumolib.data.locate import find_dataset_root
+    from pneumolib.data.manifest import load_manifest
+    from pneumolib.evaluation.report import write_report
+    from pneumolib.evaluation.run import evaluate_checkpoint, update_documents
+
+    checkpoint, source = find_checkpoint(args.checkpoint)
+    print(f"checkpoint: {checkpoint} ({source})")
+    profile = active_profile()
+    result = evaluate_checkpoint(checkpoint, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
+                                 n_resamples=profile.bootstrap_resamples, max_images=profile.max_images_per_split,
+                                 cache_dir=work_dir() / "cache")
+    out = Path(args.out) if args.out else work_dir() / "evaluation" / "report.json"
+    write_report(result.report, out)
+    for split, table in result.predictions.items():
+        table.to_csv(out.with_name(f"predictions_{split}.csv"), index=False)
+    auc = result.report["test"]["roc_auc"]
+    print(f"test ROC AUC {auc['estimate']:.4f} ({auc['lower']:.4f}-{auc['upper']:.4f})\nwrote {out}")
+    if args.update_docs:
+        root = Path(__file__).resolve().parents[1]
+        update_documents(result, root / "README.md", root / "MODEL_CARD.md")
+        write_report(result.report, checkpoint.with_suffix(".report.json"))  # served by GET /model
+        print(f"updated README.md and MODEL_CARD.md; wrote {checkpoint.with_suffix('.report.json')}")
     return 0
 
 
@@ -73,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--architecture", help="efficientnet_lite0 (default, offline weights), efficientnet_b0, efficientnet_b0_lukemelas")
     train.add_argument("--weights", help="ImageNet weights file for the backbone (offline B0)")
     train.add_argument("--no-pretrained", action="store_true", help="start from random weights, on purpose")
+    train.add_argument("--init-from", help="start from this checkpoint's weights (continued training)")
+    train.add_argument("--warmup-epochs", type=float)
     train.add_argument("--epochs", type=int)
     train.add_argument("--image-size", type=int)
     train.add_argument("--batch-size", type=int)
@@ -82,6 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--restart", action="store_true", help="ignore last.pt and start over")
     train.add_argument("--offline", action="store_true", help="never try to download the dataset")
     train.set_defaults(run=_train)
+
+    finalize = commands.add_parser("finalize", help="add temperature, operating points and the X-ray gate (val/train only)")
+    finalize.add_argument("checkpoint", help="best.pt from training")
+    finalize.add_argument("out", help="where to write the deployable checkpoint")
+    finalize.add_argument("--data")
+    finalize.add_argument("--manifest")
+    finalize.add_argument("--offline", action="store_true")
+    finalize.set_defaults(run=_finalize)
+
+    evaluate = commands.add_parser("evaluate", help="report on the official test split (metrics, intervals, calibration)")
+    evaluate.add_argument("checkpoint", nargs="?", help="default: $PNEUMO_CHECKPOINT, the work folder's model, or the bundled one")
+    evaluate.add_argument("--out", help="report JSON (default: <work dir>/evaluation/report.json)")
+    evaluate.add_argument("--update-docs", action="store_true", help="rewrite the results sections of README.md and MODEL_CARD.md")
+    evaluate.add_argument("--data")
+    evaluate.add_argument("--manifest")
+    evaluate.add_argument("--offline", action="store_true")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 

@@ -1,199 +1,39 @@
-"""Write the notebooks' cells (no outputs) from the definitions below.
+"""Write the notebooks' cells (no outputs) from the definitions in ``scripts/notebook_cells/``.
 
 The notebooks are generated so their shared parts (Colab badge, set-up cell) stay identical.
-After editing, regenerate and execute them with the full profile so the committed copies show
-real results:  python scripts/build_notebooks.py && scripts/run_notebooks.sh
+After editing, regenerate them and execute them with the full profile so the committed copies
+show real results:  python scripts/build_notebooks.py [names...] && bash scripts/run_notebooks.sh [names...]
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_notebook
 
-REPO_URL = "https://github.com/pneumolib/pneumolib"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
-DISCLAIMER = ("> **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must "
-              "never be used to diagnose, treat or triage a patient.")
-
-
-def badge(name: str) -> str:
-    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"(https://colab.research.google.com/github/pneumolib/pneumolib/blob/main/notebooks/{name}.ipynb)")
-
-
-SETUP = f"""# Set-up. In Colab: fetch and install pneumolib. On your own machine, after
-# `pip install -e .` in a clone, this cell does nothing.
-import os, sys
-IN_COLAB = "google.colab" in sys.modules
-if IN_COLAB:
-    if not os.path.isdir("/content/pneumolib"):
-        !git clone -q {REPO_URL} /content/pneumolib
-        %pip install -q -e /content/pneumolib
-    sys.path.insert(0, "/content/pneumolib")
-%matplotlib inline"""
-
-PROFILE_MD = """The environment variable `PNEUMO_PROFILE` picks the **profile**: `full` (the default: all
-images) or `quick` (a small subset, what the automated tests run). The code is the same either way."""
-
-
-def header(name: str, title: str, intro: str) -> list:
-    return [new_markdown_cell(f"# {title}\n\n{badge(name)}\n\n{intro}\n\n{DISCLAIMER}"), new_code_cell(SETUP)]
-
-
-def nb01() -> list:
-    return header("01_download", "01 · Getting the data", """The dataset is the pediatric chest X-ray set of
-Kermany et al. (2018), as released on Kaggle ("Chest X-Ray Images (Pneumonia)", CC BY 4.0): 5,856
-anterior-posterior films of children aged one to five from Guangzhou Women and Children's Medical
-Center, labelled NORMAL or PNEUMONIA (bacterial or viral).
-
-In this notebook you will find (or download) the data, count it, and look at a few films.""") + [
-        new_markdown_cell(PROFILE_MD),
-        new_code_cell("""from pneumolib.config import active_profile
-from pneumolib.data.locate import find_dataset_root, list_images
-from pneumolib import eda
-
-profile = active_profile()
-profile"""),
-        new_markdown_cell("""## Where is the data?
-
-`find_dataset_root` tries three ways, in order:
-
-1. a folder you pass explicitly: `find_dataset_root("/path/to/chest_xray")`;
-2. the environment variable `PNEUMO_DATA_DIR`;
-3. a download with `kagglehub` (needs internet and, for Kaggle, your API credentials in Colab's
-   secrets or `~/.kaggle/kaggle.json`). The archive is about 1.2 GB; kagglehub caches it.
-
-It also copes with the archive's quirks: the data sits in `chest_xray/` *and* again in a nested
-`chest_xray/chest_xray/`, and there are `__MACOSX` folders. If nothing works, the error lists the
-three ways."""),
-        new_code_cell("""root = find_dataset_root()
-root"""),
-        new_markdown_cell("""## How many films per split and label?
-
-Notice two things: pneumonia films outnumber normal ones about **3 to 1**, and the official `val`
-split has only **16 images**, far too few to choose a model or a decision threshold on
-(one misclassified image moves its accuracy by 6 points). Notebook 02 builds a better split."""),
-        new_code_cell("""images = list_images(root)
-images.groupby(["official_split", "label"]).size().unstack()"""),
-        new_markdown_cell("""## What do the films look like?
-
-Normal lungs look dark (air lets X-rays through); pneumonia shows as hazy white patches
-(consolidation). Notice also what is *not* about the lungs: text markers, the letter "R",
-different exposures, arms and tubes. A model can learn any of these, which is why notebook 05
-checks where it looks."""),
-        new_code_cell("""fig = eda.sample_grid(root, images, per_class=5)"""),
-        new_markdown_cell("""**Next:** `02_eda_dedup` explores the data further, finds duplicate films and builds the
-patient-level split every later notebook uses."""),
-    ]
-
-
-def nb02() -> list:
-    return header("02_eda_dedup", "02 · Exploring the data, removing leaks, splitting by patient", """A model is only as honest as its
-split. Here you will look at class balance, image sizes and patients, find duplicate films, and
-build the project's patient-level train / val / test split, written to a manifest that every
-later notebook reads.""") + [
-        new_markdown_cell(PROFILE_MD + "\n\nIn the quick profile only the first few files of each folder are scanned."),
-        new_code_cell("""from pneumolib.config import active_profile, work_dir
-from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import build_manifest, load_manifest, write_manifest
-from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE
-from pneumolib.data.leakage import leakage_checks, split_agreement, split_summary
-from pneumolib import eda
-
-profile = active_profile()
-root = find_dataset_root()
-build = build_manifest(root, max_per_folder=profile.max_images_per_split)
-manifest = build.manifest
-print(f"{len(manifest)} images, {manifest['patient_id'].nunique()} patients, {len(build.problems)} files left out")"""),
-        new_markdown_cell("""`build_manifest` decoded every image once and recorded, per image: label, official split,
-patient id (parsed from the file name: `personN` for pneumonia, `IM-XXXX` / `NORMAL2-IM-XXXX` for
-normal), pneumonia subtype, size, three hashes and its duplicate group. A corrupt or non-image
-file would be listed in `build.problems` and left out with a warning, never silently dropped."""),
-        new_code_cell("""build.problems"""),
-        new_markdown_cell("""## Class balance
-
-About three pneumonia films for every normal one. A classifier that always says "pneumonia" is
-already 74 % accurate on the training data, so accuracy alone means little here; notebook 03
-counters the imbalance with class weights in the loss, and notebook 04 reports sensitivity and
-specificity separately."""),
-        new_code_cell("""fig = eda.class_balance(manifest, "official_split")"""),
-        new_markdown_cell("""## Image size and aspect ratio
-
-In this copy of the data many training films are stored as 224x224 copies (their source had
-already squashed them), so only *original-form* films keep their real shape. Among those,
-pneumonia films tend to be **wider** than normal ones. The ratio alone separates the classes far
-better than chance: a **shortcut** a network can pick up without looking at the lungs. Every
-image is squashed to the same square before the model sees it (notebook 03), and notebook 05
-checks the model's attention; keep the shortcut in mind when reading results."""),
-        new_code_cell("""fig = eda.size_and_aspect(manifest)"""),
-        new_markdown_cell("""## Films per patient
-
-Most children have one film, some have many. Films of the same child look alike, so if one
-child's films land in both training and validation, validation scores measure memory, not
-generalisation. Hence: **split by patient, not by image.**"""),
-        new_code_cell("""fig = eda.images_per_patient(manifest)"""),
-        new_markdown_cell(f"""## Duplicates
-
-Two hashes per image find copies:
-
-* a **content hash** of the decoded pixels finds exact copies;
-* a **perceptual hash** (256-bit pHash) finds near copies: re-saved, re-scaled or re-exposed
-  versions of the same film. Near copies are pairs whose hashes differ in at most
-  `NEAR_DUPLICATE_MAX_DISTANCE` bits.
-
-How was the threshold chosen? By looking at the distances between *all* pairs of images: the
-same film saved twice lies 0-2 bits apart, and then nothing until about 38 bits, where different
-children begin. (The common 64-bit pHash is too coarse for radiographs: all films share one
-layout, so even a normal and a pneumonia film can be 2-4 bits apart.)"""),
-        new_code_cell("""fig = eda.hash_distance_histogram(manifest, NEAR_DUPLICATE_MAX_DISTANCE)
-print(f"threshold: {NEAR_DUPLICATE_MAX_DISTANCE} bits; duplicate pairs found: {len(build.duplicate_pairs)}")
-build.duplicate_pairs["kind"].value_counts()"""),
-        new_markdown_cell("""Here are the closest pairs side by side. Look at the names: most are two films of the same
-child under consecutive numbers, but some pairs carry **two different patient ids**. Those
-duplicate groups are joined into one unit for splitting, so a copy can never sit in train while
-its twin is in val or test."""),
-        new_code_cell("""fig = eda.duplicate_pairs_figure(root, build.duplicate_pairs, n=6)"""),
-        new_markdown_cell("""## The patient-level split
-
-The policy (see `pneumolib/data/split.py`):
-
-* the official **test** split (624 films) stays the test split, untouched, used only for the final
-  report in notebook 04;
-* the 16-image official val split is folded back into training;
-* training films of a child who also has films in the test split (same `personN` id) are
-  **excluded**: the model never trains on a child it will be graded on;
-* **val** takes about 10 % of the remaining films, whole patients at a time, stratified by label,
-  preferring original-form films so that val resembles the all-original test split;
-* the draw is deterministic, so everybody gets the same split."""),
-        new_code_cell("""split_summary(manifest)"""),
-        new_code_cell("""fig = eda.class_balance(manifest, "split")"""),
-        new_markdown_cell("""Every leakage check should find nothing:"""),
-        new_code_cell("""checks = leakage_checks(manifest)
-assert checks["passes"].all(), checks
-checks"""),
-        new_markdown_cell("""## Writing the manifest
-
-The repository ships the reference manifest, `data_manifest.csv`. The one built here is written
-to the work folder, and compared with the reference: with the full data, every image should get
-the same split (in the quick profile only a subset is scanned, so the split differs)."""),
-        new_code_cell("""path = write_manifest(manifest, work_dir() / f"data_manifest_{profile.name}.csv")
-print("wrote", path)
-split_agreement(manifest, load_manifest())"""),
-        new_markdown_cell("""**Next:** `03_train` fine-tunes an EfficientNet on the `train` split and chooses the model on
-`val`."""),
-    ]
-
-
-NOTEBOOK_CELLS = {"01_download": nb01, "02_eda_dedup": nb02}
+NAMES = {"01_download": "nb01", "02_eda_dedup": "nb02", "03_train": "nb03", "04_evaluate": "nb04",
+         "05_gradcam": "nb05", "06_serve": "nb06"}
 
 
 def main(names: list[str]) -> None:
-    for name in names or NOTEBOOK_CELLS:
-        notebook = new_notebook(cells=NOTEBOOK_CELLS[name]())
+    for name in names or NAMES:
+        module = f"notebook_cells.{NAMES[name]}"
+        try:
+            cells = importlib.import_module(module).cells()
+        except ModuleNotFoundError as error:
+            if error.name != module:
+                raise
+            print("not defined yet:", name)
+            continue
+        for index, cell in enumerate(cells):
+            cell.id = f"{NAMES[name]}-{index:02d}"  # stable ids: regenerating changes only what changed
+        notebook = new_notebook(cells=cells)
         notebook.metadata.update({
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},

@@ -26,8 +26,10 @@ from PIL import Image
 
 from _server import default_image, percentile, rss_mb, running_server
 
+Request = tuple[str, tuple[str, bytes, str], dict[str, str], int]
 
-def request_mix(image: Path, heatmap_every: int, override: bool) -> list[tuple[str, tuple[str, bytes, str], dict[str, str], int]]:
+
+def request_mix(image: Path, heatmap_every: int, override: bool) -> list[Request]:
     """(label, upload, query, expected status) cycled through by every client."""
     with Image.open(image) as opened:
         gray = opened.convert("L")
@@ -40,10 +42,11 @@ def request_mix(image: Path, heatmap_every: int, override: bool) -> list[tuple[s
     bad = [("empty", ("x.png", b"", "image/png"), {}, 400),
            ("garbage", ("x.png", bytes(range(256)) * 16, "image/png"), {}, 400),
            ("text", ("x.txt", b"not an image at all\n" * 10, "text/plain"), {}, 415)]
+    rounds = max(heatmap_every, 1)
     mix = []
-    for i in range(max(heatmap_every, 1) * 2):
+    for i in range(2 * rounds):  # the last round of both kinds asks for a heatmap
         label, upload, query, status = good[i % 2]
-        if heatmap_every and i % heatmap_every == heatmap_every - 1:
+        if heatmap_every and i // 2 == rounds - 1:
             label, query = f"{label}+heatmap", {**query, "heatmap": "true"}
         mix.append((label, upload, query, status))
     return mix + bad

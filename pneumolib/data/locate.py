@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pneumolib.network import OFFLINE_ENV, can_reach
+
 DATA_DIR_ENV = "PNEUMO_DATA_DIR"
 KAGGLE_HANDLE = "paultimothymooney/chest-xray-pneumonia"
+KAGGLE_URL = "https://www.kaggle.com"
 SPLITS = ("train", "val", "test")
 LABELS = ("NORMAL", "PNEUMONIA")
 _SKIPPED_FOLDERS = {"__MACOSX"}
@@ -97,6 +100,8 @@ def find_dataset_root(path: str | os.PathLike | None = None, download: bool = Tr
 
     if download:
         try:
+            if not can_reach(KAGGLE_URL):
+                raise ConnectionError(f"cannot reach {KAGGLE_URL} (offline, or {OFFLINE_ENV} is set)")
             downloaded = download_with_kagglehub()
         except Exception as error:  # kagglehub raises many kinds; all mean "no download"
             tried.append(f"kagglehub download of {KAGGLE_HANDLE}: failed ({type(error).__name__}: {error})")

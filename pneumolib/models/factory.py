@@ -118,3 +118,20 @@ def create_model(
     spec = ARCHITECTURES[architecture]
     backbone, num_features = spec.build(pretrained, str(weights_path) if weights_path else None)
     return PneumoniaClassifier(backbone, num_features, spec.mean, spec.std, dropout=dropout)
+
+
+def first_available_architecture(candidates: tuple[str, ...] = (DEFAULT_ARCHITECTURE, OFFLINE_ARCHITECTURE)) -> tuple[str, str]:
+    """The first architecture whose ImageNet weights can be had here, and why the others could not.
+
+    For notebooks: in Colab (online) this is EfficientNet-B0; offline it says why B0 is out and
+    uses Lite0. A deliberate, reported choice, never a silent switch to random weights.
+    """
+    reasons = []
+    for name in candidates:
+        try:
+            create_model(name, pretrained=True)
+        except PretrainedWeightsNotFound as error:
+            reasons.append(f"{name}: {str(error).splitlines()[0]}")
+            continue
+        return name, "; ".join(reasons) if reasons else f"{name}: ImageNet weights available"
+    raise PretrainedWeightsNotFound("No architecture has ImageNet weights here:\n" + "\n".join(reasons))

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from pneumolib.network import OFFLINE_ENV, can_reach
+
 WEIGHTS_ENV = "PNEUMO_PRETRAINED_WEIGHTS"
 
 TORCHVISION_B0_FILE = "efficientnet_b0_rwightman-7f5810bc.pth"
@@ -51,6 +53,8 @@ def locate_or_download(file_name: str, url: str, explicit: str | os.PathLike | N
     if cached.is_file():
         return cached
     try:
+        if not can_reach(url):
+            raise ConnectionError(f"cannot reach {url} (offline, or {OFFLINE_ENV} is set)")
         cached.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(url, str(cached), progress=True)
         return cached

@@ -4,7 +4,8 @@ The checkpoint is loaded once, at startup (lifespan), never at import, so import
 cheap and a missing or unfinished checkpoint shows up as a clear 503 from ``/health`` instead of
 a crash. Decoding and inference are CPU-bound: they run in the thread pool, at most
 ``max_concurrency`` at a time, so the event loop keeps answering ``/health`` while the model
-works and a burst of uploads queues instead of exhausting memory.
+works and a burst of uploads queues instead of exhausting memory. The cores are shared out
+among those concurrent inferences (``torch.set_num_threads``) rather than oversubscribed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import torch
 from fastapi import FastAPI, File, Query, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -59,8 +61,13 @@ def create_app(checkpoint: str | os.PathLike | None = None, settings: ServiceSet
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.slots = asyncio.Semaphore(settings.max_concurrency)
-        await run_in_threadpool(_load, state, checkpoint)
-        yield
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(settings.inference_threads())  # process-wide; restored on shutdown
+        try:
+            await run_in_threadpool(_load, state, checkpoint)
+            yield
+        finally:
+            torch.set_num_threads(previous_threads)
 
     app = FastAPI(
         title="pneumolib",
@@ -125,7 +132,9 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
         if state.predictor is None:
             return _unavailable(state, status="unavailable")
         return JSONResponse({"status": "ok", "model": state.predictor.info.to_dict(),
-                             "checkpoint_source": state.checkpoint_source})
+                             "checkpoint_source": state.checkpoint_source,
+                             "max_concurrency": state.settings.max_concurrency,
+                             "torch_threads": torch.get_num_threads()})
 
     @app.get("/model", responses={503: {"model": ErrorBody}})
     async def model_card() -> JSONResponse:

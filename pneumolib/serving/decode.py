@@ -134,6 +134,7 @@ def decode_upload(
             "truncated or corrupted. Export the X-ray again as PNG or JPEG and retry."
         ) from exc
 
+
 # ---------------------------------------------------------------------------------------------
 # PNG and JPEG (DICOM lives in :mod:`pneumolib.serving.dicom`)
 # ---------------------------------------------------------------------------------------------

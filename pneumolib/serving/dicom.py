@@ -98,8 +98,6 @@ def _guard_deflate(data: bytes, max_pixels: int) -> None:
         )
 
 
-
-
 def decode_dicom(
     data: bytes, max_pixels: int, notes: list[str]
 ) -> tuple[np.ndarray, np.ndarray, int]:

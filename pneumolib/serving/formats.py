@@ -38,7 +38,6 @@ _CONTENT_TYPES = {
 }
 
 
-
 def sniff_format(data: bytes) -> str:
     """Name the file format from its first bytes ("jpeg", "png", "dicom", "gif", ... "unknown").
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 
+
 def png_header(data: bytes) -> tuple[int, int, int, int] | None:
     """(width, height, bit depth, colour type) from the IHDR chunk, or None if malformed."""
     if len(data) < 33 or data[12:16] != b"IHDR":
@@ -50,7 +51,6 @@ def jpeg_frame_header(data: bytes) -> tuple[int, int, int, int] | None:
             return None
         pos += 2 + length
     return None
-
 
 
 def codestream_size(fragment: bytes) -> tuple[int, int] | None:

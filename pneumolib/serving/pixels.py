@@ -11,6 +11,7 @@ import numpy as np
 
 from .errors import UnsupportedMediaType
 
+
 def channels_equal(rgb: np.ndarray) -> bool:
     """True for colour-encoded grayscale (R == G == B everywhere)."""
     red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
@@ -81,7 +82,6 @@ def finish_array(
     weights = np.array([0.299, 0.587, 0.114], np.float32)
     gray = scale_to_u8(arr.astype(np.float32) @ weights)
     return gray, scale_to_u8(arr)
-
 
 
 def unit_to_u8(unit: np.ndarray) -> np.ndarray:

@@ -126,9 +126,17 @@ class Predictor:
         return predictor
 
     def warm_up(self) -> None:
-        """One throw-away forward pass, so the first real request is not the slow one."""
+        """Throw-away passes (prediction and heatmap), so the first real request is not the slow one.
+
+        A broken explainer is logged here, at startup, and then only costs heatmaps, not predictions.
+        """
+        blank = np.zeros((self.image_size, self.image_size), np.uint8)
         with torch.inference_mode():
-            self.model.features(torch.zeros(1, 1, self.image_size, self.image_size))
+            self.model.features(to_model_input(blank[None]))
+        try:
+            heatmap_png(self.model, blank, 1, np.zeros((8, 8, 3), np.uint8))
+        except Exception:
+            logger.exception("Grad-CAM does not work with this model; heatmaps will be unavailable")
 
     def model_input(self, image: DecodedImage) -> np.ndarray:
         """The (S, S) uint8 image the model reads, preprocessed exactly as in training."""

@@ -17,6 +17,7 @@ MAX_UPLOAD_BYTES_ENV = "PNEUMO_MAX_UPLOAD_BYTES"
 MAX_PIXELS_ENV = "PNEUMO_MAX_PIXELS"
 MAX_CONCURRENCY_ENV = "PNEUMO_MAX_CONCURRENCY"
 HEATMAP_MAX_SIDE_ENV = "PNEUMO_HEATMAP_MAX_SIDE"
+TORCH_THREADS_ENV = "PNEUMO_TORCH_THREADS"
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,21 @@ class ServiceSettings:
     heatmap_max_side: int = 1024
     """The heatmap overlay is drawn on the original image shrunk to at most this many pixels on
     its longer side (0: full size), keeping the base64 PNG in the response to a few hundred kB."""
+    torch_threads: int = 0
+    """Intra-op threads per inference (0: the cores divided among ``max_concurrency``). Two
+    inferences each using every core oversubscribe the CPU, and a model whose threads wait on
+    each other at every layer is hit hardest when anything else competes for the cores."""
 
     def __post_init__(self) -> None:
         for name, low in (("max_upload_bytes", 1), ("max_pixels", 1), ("max_concurrency", 1),
-                          ("heatmap_max_side", 0)):
+                          ("heatmap_max_side", 0), ("torch_threads", 0)):
             if getattr(self, name) < low:
                 raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """Defaults overridden by ``PNEUMO_MAX_UPLOAD_BYTES``, ``PNEUMO_MAX_PIXELS``,
-        ``PNEUMO_MAX_CONCURRENCY`` and ``PNEUMO_HEATMAP_MAX_SIDE`` where set."""
+        ``PNEUMO_MAX_CONCURRENCY``, ``PNEUMO_HEATMAP_MAX_SIDE`` and ``PNEUMO_TORCH_THREADS``."""
         env = os.environ if environ is None else environ
         defaults = cls()
         return cls(
@@ -51,7 +56,15 @@ class ServiceSettings:
             max_pixels=_int(env, MAX_PIXELS_ENV, defaults.max_pixels, 1),
             max_concurrency=_int(env, MAX_CONCURRENCY_ENV, defaults.max_concurrency, 1),
             heatmap_max_side=_int(env, HEATMAP_MAX_SIDE_ENV, defaults.heatmap_max_side, 0),
+            torch_threads=_int(env, TORCH_THREADS_ENV, defaults.torch_threads, 0),
         )
+
+    def inference_threads(self) -> int:
+        """``torch_threads``, or when 0 the available cores shared among concurrent inferences."""
+        if self.torch_threads:
+            return self.torch_threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, cores // self.max_concurrency)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int) -> int:

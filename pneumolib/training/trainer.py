@@ -35,6 +35,7 @@ class TrainConfig:
     architecture: str = "efficientnet_lite0"
     pretrained: bool = True
     weights_path: str | None = None
+    init_checkpoint: str | None = None  # start from these weights (continued training), not ImageNet's
     image_size: int = 224
     batch_size: int = 32
     epochs: int = 20
@@ -147,7 +148,8 @@ def _metadata(config: TrainConfig, manifest: pd.DataFrame, epoch: int, metrics: 
         "mean": list(spec.mean),
         "std": list(spec.std),
         "dropout": config.dropout,
-        "pretrained_source": spec.description if config.pretrained else "random initialisation",
+        "pretrained_source": (f"continued from {Path(config.init_checkpoint).name} ({spec.description})" if config.init_checkpoint
+                              else spec.description if config.pretrained else "random initialisation"),
         "train_config": asdict(config),
         "manifest_digest": manifest_digest(manifest),
         "epoch": epoch + 1,
@@ -179,7 +181,10 @@ def train(
     val_data = load_split(manifest, "val", data_root, config.image_size, config.jpeg_quality,
                           config.max_images_per_split, cache_dir, progress)
 
-    model = create_model(config.architecture, config.pretrained, config.weights_path, config.dropout).to(device)
+    model = create_model(config.architecture, config.pretrained and not config.init_checkpoint,
+                         config.weights_path, config.dropout).to(device)
+    if config.init_checkpoint:
+        model.load_state_dict(read_checkpoint(config.init_checkpoint)["state_dict"])
     if config.channels_last:  # faster convolutions on GPUs and, measured here, on CPUs too
         model = model.to(memory_format=torch.channels_last)
     loss_weights = torch.tensor(class_weights(train_data.labels), dtype=torch.float32, device=device)

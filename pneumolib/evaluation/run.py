@@ -1,0 +1,114 @@
+"""Evaluate a checkpoint end to end: predictions on val and test, the report, the documents.
+
+This is the only place that reads the official test split, and it only reports on it: the
+temperature and the operating points come from val (and must equal those the checkpoint was
+finalised with, which is checked).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pneumolib.checkpoint import load_checkpoint, read_checkpoint
+from pneumolib.data.manifest import manifest_digest
+from pneumolib.evaluation.calibration import apply_temperature
+from pneumolib.evaluation.markers import update_marked_file
+from pneumolib.evaluation.markdown import render_model_card_results, render_readme_results
+from pneumolib.evaluation.report import build_report
+from pneumolib.evaluation.training_card import render_training_section
+from pneumolib.inference import predict_logits, sigmoid
+from pneumolib.models.pretrained import sha256_of
+from pneumolib.training.data import load_split
+
+README_SECTION = "readme"
+MODEL_CARD_SECTION = "model_card"
+TRAINING_SECTION = "training"
+
+
+@dataclass
+class Evaluation:
+    report: dict[str, Any]
+    metadata: dict[str, Any]  # the checkpoint's, with its training history
+    predictions: dict[str, pd.DataFrame]  # "val", "test": path, label, logit, prob, patient_id, subtype
+
+
+def predictions_table(model: torch.nn.Module, metadata: dict[str, Any], manifest: pd.DataFrame, split: str,
+                      data_root: str | os.PathLike, max_images: int | None = None,
+                      cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                      progress: bool = True) -> pd.DataFrame:
+    """One row per image of ``split`` with the model's margin logit and probability."""
+    data = load_split(manifest, split, data_root, metadata["image_size"], metadata["jpeg_quality"],
+                      max_images, cache_dir, progress)
+    logits = predict_logits(model, data.images, device=device, progress=progress, desc=f"scoring {split}")
+    table = data.rows[["path", "patient_id", "subtype"]].copy()
+    table.insert(1, "label", data.labels)
+    table["logit"] = logits
+    table["prob"] = sigmoid(logits)
+    return table
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, data_root: str | os.PathLike, *,
+                        n_resamples: int = 2000, max_images: int | None = None,
+                        cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                        progress: bool = True) -> Evaluation:
+    model, metadata = load_checkpoint(checkpoint, device)
+    metadata = {**metadata, "history": read_checkpoint(checkpoint).get("history", [])}
+    tables = {split: predictions_table(model, metadata, manifest, split, data_root, max_images, cache_dir, device, progress)
+              for split in ("val", "test")}
+    report = build_report(tables["val"], tables["test"], n_resamples=n_resamples, progress=progress)
+    for table in tables.values():
+        table["prob_calibrated"] = apply_temperature(table["logit"].to_numpy(), report["calibration"]["temperature"])
+    stored = metadata.get("operating_points", {})
+    for name, point in report["operating_points"].items():
+        if name in stored and not np.isclose(stored[name]["threshold"], point["threshold"], atol=1e-6):
+            warnings.warn(f"operating point {name!r}: checkpoint threshold {stored[name]['threshold']:.6f} differs from the "
+                          f"one recomputed on val ({point['threshold']:.6f}); was the checkpoint finalised on another split?")
+    report["model"] = {
+        "checkpoint": Path(checkpoint).name,
+        "sha256": sha256_of(checkpoint),
+        "architecture": metadata["architecture"],
+        "image_size": metadata["image_size"],
+        "epoch": metadata.get("epoch"),
+        "package_version": metadata.get("package_version"),
+        "manifest_digest": metadata.get("manifest_digest"),
+        "evaluated_on_manifest": manifest_digest(manifest),
+        "subset": max_images,
+    }
+    return Evaluation(report, metadata, tables)
+
+
+def update_documents(evaluation: Evaluation, readme: str | os.PathLike, model_card: str | os.PathLike) -> None:
+    """Rewrite the generated sections of the README and the model card from an evaluation."""
+    update_marked_file(readme, README_SECTION, render_readme_results(evaluation.report))
+    update_marked_file(model_card, MODEL_CARD_SECTION, render_model_card_results(evaluation.report))
+    update_marked_file(model_card, TRAINING_SECTION, render_training_section(evaluation.metadata, evaluation.report["model"]["sha256"]))
+
+
+def operating_point_thresholds(report: dict[str, Any]) -> dict[str, float]:
+    """{name: threshold on the calibrated probability}, for plots and confusion matrices."""
+    return {name: point["threshold"] for name, point in report["operating_points"].items()}
+
+
+def val_test_gap(report: dict[str, Any]) -> pd.DataFrame:
+    """Sensitivity and specificity at each operating point on val (where it was chosen) and test.
+
+    The honest summary of how well a threshold transfers: a val-chosen threshold is only as good
+    as val's resemblance to the population it is used on.
+    """
+    rows = []
+    for name, point in report["operating_points"].items():
+        test = report["test"]["at"][name]["metrics"]
+        rows.append({
+            "operating point": name, "threshold": point["threshold"],
+            "val sensitivity": point["val_sensitivity"], "test sensitivity": test["sensitivity"]["estimate"],
+            "val specificity": point["val_specificity"], "test specificity": test["specificity"]["estimate"],
+        })
+    return pd.DataFrame(rows).set_index("operating point")

@@ -1,0 +1,103 @@
+"""Notebook 02: exploring, deduplicating, splitting."""
+
+from __future__ import annotations
+
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from notebook_cells.common import PROFILE_MD, header
+
+def cells() -> list:
+    return header("02_eda_dedup", "02 · Exploring the data, removing leaks, splitting by patient", """A model is only as honest as its
+split. Here you will look at class balance, image sizes and patients, find duplicate films, and
+build the project's patient-level train / val / test split, written to a manifest that every
+later notebook reads.""") + [
+        new_markdown_cell(PROFILE_MD + "\n\nIn the quick profile only the first few files of each folder are scanned."),
+        new_code_cell("""from pneumolib.config import active_profile, work_dir
+from pneumolib.data.locate import find_dataset_root
+from pneumolib.data.manifest import build_manifest, load_manifest, write_manifest
+from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE
+from pneumolib.data.leakage import leakage_checks, split_agreement, split_summary
+from pneumolib import eda
+
+profile = active_profile()
+root = find_dataset_root()
+build = build_manifest(root, max_per_folder=profile.max_images_per_split)
+manifest = build.manifest
+print(f"{len(manifest)} images, {manifest['patient_id'].nunique()} patients, {len(build.problems)} files left out")"""),
+        new_markdown_cell("""`build_manifest` decoded every image once and recorded, per image: label, official split,
+patient id (parsed from the file name: `personN` for pneumonia, `IM-XXXX` / `NORMAL2-IM-XXXX` for
+normal), pneumonia subtype, size, three hashes and its duplicate group. A corrupt or non-image
+file would be listed in `build.problems` and left out with a warning, never silently dropped."""),
+        new_code_cell("""build.problems"""),
+        new_markdown_cell("""## Class balance
+
+About three pneumonia films for every normal one. A classifier that always says "pneumonia" is
+already 74 % accurate on the training data, so accuracy alone means little here; notebook 03
+counters the imbalance with class weights in the loss, and notebook 04 reports sensitivity and
+specificity separately."""),
+        new_code_cell("""fig = eda.class_balance(manifest, "official_split")"""),
+        new_markdown_cell("""## Image size and aspect ratio
+
+In this copy of the data many training films are stored as 224x224 copies (their source had
+already squashed them), so only *original-form* films keep their real shape. Among those,
+pneumonia films tend to be **wider** than normal ones. The ratio alone separates the classes far
+better than chance: a **shortcut** a network can pick up without looking at the lungs. Every
+image is squashed to the same square before the model sees it (notebook 03), and notebook 05
+checks the model's attention; keep the shortcut in mind when reading results."""),
+        new_code_cell("""fig = eda.size_and_aspect(manifest)"""),
+        new_markdown_cell("""## Films per patient
+
+Most children have one film, some have many. Films of the same child look alike, so if one
+child's films land in both training and validation, validation scores measure memory, not
+generalisation. Hence: **split by patient, not by image.**"""),
+        new_code_cell("""fig = eda.images_per_patient(manifest)"""),
+        new_markdown_cell(f"""## Duplicates
+
+Two hashes per image find copies:
+
+* a **content hash** of the decoded pixels finds exact copies;
+* a **perceptual hash** (256-bit pHash) finds near copies: re-saved, re-scaled or re-exposed
+  versions of the same film. Near copies are pairs whose hashes differ in at most
+  `NEAR_DUPLICATE_MAX_DISTANCE` bits.
+
+How was the threshold chosen? By looking at the distances between *all* pairs of images: the
+same film saved twice lies 0-2 bits apart, and then nothing until about 38 bits, where different
+children begin. (The common 64-bit pHash is too coarse for radiographs: all films share one
+layout, so even a normal and a pneumonia film can be 2-4 bits apart.)"""),
+        new_code_cell("""fig = eda.hash_distance_histogram(manifest, NEAR_DUPLICATE_MAX_DISTANCE)
+print(f"threshold: {NEAR_DUPLICATE_MAX_DISTANCE} bits; duplicate pairs found: {len(build.duplicate_pairs)}")
+build.duplicate_pairs["kind"].value_counts()"""),
+        new_markdown_cell("""Here are the closest pairs side by side. Look at the names: most are two films of the same
+child under consecutive numbers, but some pairs carry **two different patient ids**. Those
+duplicate groups are joined into one unit for splitting, so a copy can never sit in train while
+its twin is in val or test."""),
+        new_code_cell("""fig = eda.duplicate_pairs_figure(root, build.duplicate_pairs, n=6)"""),
+        new_markdown_cell("""## The patient-level split
+
+The policy (see `pneumolib/data/split.py`):
+
+* the official **test** split (624 films) stays the test split, untouched, used only for the final
+  report in notebook 04;
+* the 16-image official val split is folded back into training;
+* training films of a child who also has films in the test split (same `personN` id) are
+  **excluded**: the model never trains on a child it will be graded on;
+* **val** takes about 10 % of the remaining films, whole patients at a time, stratified by label,
+  preferring original-form films so that val resembles the all-original test split;
+* the draw is deterministic, so everybody gets the same split."""),
+        new_code_cell("""split_summary(manifest)"""),
+        new_code_cell("""fig = eda.class_balance(manifest, "split")"""),
+        new_markdown_cell("""Every leakage check should find nothing:"""),
+        new_code_cell("""checks = leakage_checks(manifest)
+assert checks["passes"].all(), checks
+checks"""),
+        new_markdown_cell("""## Writing the manifest
+
+The repository ships the reference manifest, `data_manifest.csv`. The one built here is written
+to the work folder, and compared with the reference: with the full data, every image should get
+the same split (in the quick profile only a subset is scanned, so the split differs)."""),
+        new_code_cell("""path = write_manifest(manifest, work_dir() / f"data_manifest_{profile.name}.csv")
+print("wrote", path)
+split_agreement(manifest, load_manifest())"""),
+        new_markdown_cell("""**Next:** `03_train` fine-tunes an EfficientNet on the `train` split and chooses the model on
+`val`."""),
+    ]

