@@ -89,3 +89,23 @@ def find_checkpoint(path: str | os.PathLike | None = None) -> tuple[Path, str]:
     if trained.is_file():
         return trained, "trained in this work folder"
     return BUNDLED_CHECKPOINT, "bundled with pneumolib (no trained checkpoint found in the work folder)"
+
+
+def bundle_checkpoint(source: str | os.PathLike, destination: str | os.PathLike = BUNDLED_CHECKPOINT) -> Path:
+    """Copy a finalised checkpoint with its floating-point weights stored as float16.
+
+    Halves the file (the package ships it; the weights load back into a float32 model), and
+    drops training-only state. Evaluate the bundled file itself, so the reported numbers are
+    those of the weights that ship.
+    """
+    payload = read_checkpoint(source)
+    payload["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    payload["metadata"] = {**payload["metadata"], "weights_dtype": "float16"}
+    for key in ("optimizer", "scheduler"):
+        payload.pop(key, None)
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = destination.with_suffix(destination.suffix + ".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(destination)
+    return destination

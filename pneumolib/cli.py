@@ -97,6 +97,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from pneumolib.checkpoint import BUNDLED_CHECKPOINT, bundle_checkpoint
+
+    out = bundle_checkpoint(args.checkpoint, args.out or BUNDLED_CHECKPOINT)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    if args.checkpoint:
+        os.environ["PNEUMO_CHECKPOINT"] = args.checkpoint
+    print(f"pneumolib API on http://{args.host}:{args.port}/  (docs: /docs; not a diagnostic tool)")
+    uvicorn.run("pneumolib.serve:app", host=args.host, port=args.port, workers=1)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pneumolib", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--manifest")
     evaluate.add_argument("--offline", action="store_true")
     evaluate.set_defaults(run=_evaluate)
+
+    bundle = commands.add_parser("bundle", help="store a finalised checkpoint (float16 weights) as the package's bundled model")
+    bundle.add_argument("checkpoint")
+    bundle.add_argument("--out", help="default: pneumolib/weights/pneumolib_lite0.pt")
+    bundle.set_defaults(run=_bundle)
+
+    serve = commands.add_parser("serve", help="start the HTTP API and web page (uvicorn)")
+    serve.add_argument("--checkpoint", help="default: $PNEUMO_CHECKPOINT, the work folder's model, or the bundled one")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
     return parser
 
 

@@ -28,6 +28,7 @@ import torch
 
 from _server import default_image, percentile, running_server, wait_healthy
 from pneumolib.checkpoint import find_checkpoint, load_checkpoint
+from pneumolib.serving.app import cpu_threads
 from pneumolib.serving.settings import ServiceSettings
 
 GOALS = {"/predict": 1.5, "/predict?heatmap=true": 3.0}
@@ -122,8 +123,12 @@ def main() -> None:
     parser.add_argument("--allow-non-xray", action="store_true", help="send allow_non_xray=true")
     args = parser.parse_args()
 
-    # The same intra-op threads per inference as the server uses, so the comparison is fair.
-    torch.set_num_threads(ServiceSettings.from_env().inference_threads())
+    # The same thread limits as the server uses, so the comparison is fair.
+    with cpu_threads(ServiceSettings.from_env().inference_threads()):
+        bench(args)
+
+
+def bench(args: argparse.Namespace) -> None:
     path, source = find_checkpoint(args.checkpoint)
     model, metadata = load_checkpoint(path)
     size = int(metadata["image_size"])

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Set up, then run the main job: rebuild the data manifest from the dataset (PNEUMO_DATA_DIR, else
-# a kagglehub download) into pneumo_work/, and compare its split with the committed reference.
+# Set up, then run the main job: the HTTP API and web page with the model bundled in pneumolib,
+# on http://127.0.0.1:8000/ (pass --host 0.0.0.0 to listen on every interface, --port to move it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 . .venv/bin/activate
-python -m pneumolib manifest --out pneumo_work/data_manifest.csv "$@"
+exec python -m pneumolib serve "$@"

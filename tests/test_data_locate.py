@@ -42,7 +42,16 @@ def test_kagglehub_is_the_third_way(tmp_path, monkeypatch):
     root = make_layout(tmp_path / "kaggle" / "chest_xray")
     monkeypatch.delenv(locate.DATA_DIR_ENV, raising=False)
     monkeypatch.setattr(locate, "download_with_kagglehub", lambda: tmp_path / "kaggle")
+    monkeypatch.setattr(locate, "can_reach", lambda url: True)
     assert find_dataset_root() == root
+
+
+def test_offline_skips_the_download(tmp_path, monkeypatch):
+    monkeypatch.delenv(locate.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("PNEUMO_OFFLINE", "1")
+    monkeypatch.setattr(locate, "download_with_kagglehub", lambda: pytest.fail("tried to download"))
+    with pytest.raises(DataNotFoundError, match="PNEUMO_OFFLINE"):
+        find_dataset_root()
 
 
 def test_missing_data_error_names_the_three_ways(tmp_path, monkeypatch):
@@ -52,6 +61,7 @@ def test_missing_data_error_names_the_three_ways(tmp_path, monkeypatch):
         raise ConnectionError("no internet")
 
     monkeypatch.setattr(locate, "download_with_kagglehub", offline)
+    monkeypatch.setattr(locate, "can_reach", lambda url: True)
     with pytest.raises(DataNotFoundError) as error:
         find_dataset_root()
     message = str(error.value)

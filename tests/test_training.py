@@ -114,3 +114,20 @@ def test_border_erasing_only_touches_the_edges():
     assert (out != 0.5).any()  # and some edges were filled
     untouched = erase_borders(images, torch.Generator().manual_seed(0), probability=0.0, max_fraction=0.15)
     assert torch.equal(untouched, images)
+
+
+def test_bundled_copy_is_half_precision_and_equivalent(tmp_path):
+    from pneumolib.checkpoint import bundle_checkpoint, read_checkpoint
+
+    model = create_model("efficientnet_lite0", pretrained=True).eval()
+    source = save_checkpoint(tmp_path / "full.pt", model, {"architecture": "efficientnet_lite0"},
+                             optimizer={"state": {}})
+    bundled = bundle_checkpoint(source, tmp_path / "bundled.pt")
+    payload = read_checkpoint(bundled)
+    assert payload["state_dict"]["head.weight"].dtype == torch.float16
+    assert "optimizer" not in payload
+    assert bundled.stat().st_size < 0.6 * source.stat().st_size
+    loaded, _ = load_checkpoint(bundled)
+    images = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(torch.softmax(model(images), 1), torch.softmax(loaded(images), 1), atol=2e-2)

@@ -12,6 +12,7 @@ Typical use::
 
 from __future__ import annotations
 
+from pneumolib.explain.figures import lung_focus_figure, outcome_gallery, outside_gallery, randomisation_figure
 from pneumolib.explain.film import FilmExplanation, explain_film
 from pneumolib.explain.focus import FocusEntry, focus_report, focus_share, mostly_outside
 from pneumolib.explain.gradcam import (
@@ -21,6 +22,10 @@ from pneumolib.explain.lung_mask import LungMask, lung_mask, prior_lung_mask, se
 from pneumolib.explain.methods import CAM_METHODS, DEFAULT_METHOD, cam_class
 from pneumolib.explain.overlay import colorize_heatmap, encode_png, overlay_heatmap, overlay_png, resize_heatmap
 from pneumolib.explain.sanity import RandomisationResult, randomisation_check, randomised_copy, spearman_similarity
+from pneumolib.explain.study import (
+    OUTCOMES, GradCamStudy, RandomisationStudy, corner_share, describe_focus, focus_summary, outcome_labels,
+    randomisation_study, study_images, study_split,
+)
 from pneumolib.explain.target_layers import TARGET_LAYER_BY_ARCHITECTURE, find_target_layer, target_layer_name
 
 __all__ = [
@@ -30,4 +35,7 @@ __all__ = [
     "focus_report", "focus_share", "lung_mask", "mostly_outside", "overlay_heatmap", "overlay_png",
     "prior_lung_mask", "randomisation_check", "randomised_copy", "resize_heatmap", "segment_lungs",
     "spearman_similarity", "target_layer_name",
+    # split-level study and notebook 05's figures
+    "OUTCOMES", "GradCamStudy", "RandomisationStudy", "corner_share", "describe_focus", "focus_summary",
+    "lung_focus_figure", "outcome_gallery", "outcome_labels", "outside_gallery", "randomisation_figure", "randomisation_study", "study_images", "study_split",
 ]

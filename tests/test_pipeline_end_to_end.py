@@ -1,0 +1,63 @@
+"""Train -> finalize -> evaluate -> documents, on the fixture set, through the public functions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pneumolib.checkpoint import read_checkpoint
+from pneumolib.evaluation.report import write_report
+from pneumolib.evaluation.run import evaluate_checkpoint, update_documents, val_test_gap
+from pneumolib.serving.ood import MahalanobisGate
+from pneumolib.training.finalize import finalize_checkpoint
+from pneumolib.training.trainer import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def finalized(fixture_build, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pipeline")
+    result = train(TrainConfig(image_size=48, batch_size=8, epochs=1), fixture_build.manifest, fixture_build.root,
+                   out / "train", progress=False)
+    final = out / "model.pt"
+    finalize_checkpoint(result.best_checkpoint, fixture_build.manifest, fixture_build.root, final, progress=False)
+    return final
+
+
+def test_finalize_adds_val_only_decisions(finalized):
+    payload = read_checkpoint(finalized)
+    metadata = payload["metadata"]
+    assert metadata["temperature"] > 0
+    assert set(metadata["operating_points"]) == {"screening", "balanced"}
+    assert metadata["default_operating_point"] == "screening"
+    gate = MahalanobisGate.from_state(payload["ood_gate"])
+    assert gate.is_fitted
+    assert 0.0 <= metadata["ood_gate"]["val_accept_rate"] <= 1.0
+    assert "optimizer" not in payload  # a deployable file carries no training state
+
+
+def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
+    evaluation = evaluate_checkpoint(finalized, fixture_build.manifest, fixture_build.root, n_resamples=50, progress=False)
+    report = evaluation.report
+    test = evaluation.predictions["test"]
+    assert len(test) == (fixture_build.manifest["split"] == "test").sum()
+    assert np.allclose(test["prob"], 1 / (1 + np.exp(-test["logit"])))
+    # the thresholds the report uses are those stored in the checkpoint at finalize time
+    stored = read_checkpoint(finalized)["metadata"]["operating_points"]
+    assert set(stored) <= set(report["operating_points"])
+    for name in stored:
+        assert report["operating_points"][name]["threshold"] == pytest.approx(stored[name]["threshold"])
+    assert list(val_test_gap(report).index) == list(report["operating_points"])
+    json.loads(write_report(report, tmp_path / "r.json").read_text())
+
+    readme, card = tmp_path / "README.md", tmp_path / "MODEL_CARD.md"
+    readme.write_text("intro\n<!-- results:readme:start -->\nSTALE-TEXT\n<!-- results:readme:end -->\nend\n")
+    card.write_text("<!-- results:training:start -->\n<!-- results:training:end -->\n"
+                    "<!-- results:model_card:start -->\nSTALE-TEXT\n<!-- results:model_card:end -->\n")
+    update_documents(evaluation, readme, card)
+    text = readme.read_text()
+    assert "STALE-TEXT" not in text and text.startswith("intro") and text.rstrip().endswith("end")
+    auc = report["test"]["roc_auc"]["estimate"]
+    assert f"{auc:.3f}" in text
+    assert report["model"]["sha256"] in card.read_text()
