@@ -48,7 +48,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.no_pretrained:
         config = dataclasses.replace(config, pretrained=False)
     if args.border_erase is not None:
-        config = dataclasses.replace(config, augment_config={**config.augment_config, "border_erase_probability": args.border_erase})
+        config = dataclasses.replace(config, augment_config={**config.augment_config, "border_erase_probability": args.border_erase,
+                                                             "max_border_fraction": args.border_fraction})
     out = Path(args.out) if args.out else work_dir() / "train"
     result = train(config, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
                    out, cache_dir=work_dir() / "cache", resume=not args.restart, device=args.device)
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
     train.add_argument("--border-erase", type=float, help="probability per side of blanking a band along the film's edge")
+    train.add_argument("--border-fraction", type=float, default=0.15, help="widest band, as a fraction of the side")
     train.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     train.add_argument("--restart", action="store_true", help="ignore last.pt and start over")
     train.add_argument("--offline", action="store_true", help="never try to download the dataset")

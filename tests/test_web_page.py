@@ -109,6 +109,9 @@ def test_upload_shows_prediction_heatmap_and_slider(page, server) -> None:
     assert page.inner_text("#operating-point") == "screening"
     assert "not a medical device" in page.inner_text("#api-disclaimer")
     assert page.is_visible("#disclaimer")  # still there with a result on screen
+    fill = page.eval_on_selector("#meter-fill", "bar => bar.getBoundingClientRect().width")
+    track = page.eval_on_selector("#meter .track", "bar => bar.getBoundingClientRect().width")
+    assert fill == pytest.approx(track * expected["probability"], abs=2)
 
     overlay_width, overlay_height = image_size(page, "#overlay")
     assert overlay_width > 0 and overlay_height > 0
