@@ -11,7 +11,11 @@ from pneumolib.models.classifier import PneumoniaClassifier
 
 def to_model_input(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
     """(N, S, S) uint8 -> (N, 1, S, S) float in [0, 1] on ``device``."""
-    tensor = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+    if not isinstance(images, torch.Tensor):
+        images = np.asarray(images)
+        if not images.flags.writeable:  # a slice of a memory-mapped cache: torch wants its own copy
+            images = images.copy()
+    tensor = torch.as_tensor(images)
     return tensor.to(device, non_blocking=True).unsqueeze(1).float().div_(255.0)
 
 

@@ -31,3 +31,14 @@ def fixture_build(fixture_root):
     from pneumolib.data.manifest import build_manifest
 
     return build_manifest(fixture_root, download=False, progress=False)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's model code on one thread: much faster when anything else shares the cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

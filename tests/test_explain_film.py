@@ -15,12 +15,7 @@ from pneumolib.models import create_model
 FILM = sorted((Path(__file__).parent / "fixtures" / "chest_xray" / "test" / "PNEUMONIA").glob("*.jpeg"))[0]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,7 @@ from pneumolib.models import create_model
 SIZE = 96  # 3x3 feature map: small, but enough for spatial structure
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny inputs: one thread is faster and avoids oversubscribing a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny inputs: one thread is faster
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,7 @@ FIXTURES = sorted((Path(__file__).parent / "fixtures" / "chest_xray" / "test").g
 SIZE = 224  # a 7x7 map, as in use; smaller inputs leave too few cells for a rank correlation
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -26,12 +26,7 @@ PATHS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "test").glob("*/*.jpeg"
 SIZE = 64
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,7 @@ from pneumolib.explain import TARGET_LAYER_BY_ARCHITECTURE, find_target_layer, t
 from pneumolib.models import ARCHITECTURES, create_model
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_every_architecture_has_an_entry():

@@ -60,8 +60,13 @@ pd.Series(dataclasses.asdict(config)).drop("augment_config").to_frame("value")""
 
 Small rotations, shifts and zooms, brightness, contrast and gamma changes, occasional blur
 (resolution loss) and noise: the variation between real radiographs. **No horizontal flip**:
-the heart is on the left, and a mirrored chest is an anatomy the model should never see. Look at
-the examples: each should still be a plausible chest film."""),
+the heart is on the left, and a mirrored chest is an anatomy the model should never see.
+
+**Border erasing** blanks random bands along the film's edges. Side markers ("R"), text and the
+collimator edge sit there, and they can differ between wards or machines in a way that
+correlates with the label: a model trained without this learned to look at the corners of
+pneumonia films (notebook 05 shows how this is measured). Look at the examples: each should still
+be a plausible chest film, with the lungs intact."""),
         new_code_cell("""val = load_split(manifest, "val", root, config.image_size, config.jpeg_quality, max_images=12, progress=False)
 fig = plots.augmentation_examples(val.images, n_images=3)"""),
         new_markdown_cell("""## Train

@@ -17,7 +17,8 @@ uses the wrong evidence; that is exactly what it is for.""") + [
         new_markdown_cell(PROFILE_MD + """ In the quick profile: the 160-film test subset at 96 px, where a
 heatmap has only 3x3 cells and the model trained for one epoch, so the pictures illustrate the
 method rather than describe the real model."""),
-        new_code_cell("""from IPython.display import Markdown
+        new_code_cell("""%config InlineBackend.figure_formats = ["jpeg"]  # galleries of films: JPEG keeps the notebook small
+from IPython.display import Markdown
 from pneumolib.checkpoint import find_checkpoint, load_checkpoint
 from pneumolib.config import active_profile, work_dir
 from pneumolib.data.locate import find_dataset_root

@@ -28,7 +28,7 @@ from pneumolib.serving.background import serve_in_background
 from pneumolib.serving.tunnel import open_tunnel
 
 checkpoint, source = find_checkpoint()
-print(f"model: {checkpoint} ({source})")"""),
+print(f"model: {checkpoint.name} ({source})")"""),
         new_markdown_cell("""## Start the server in the background
 
 `uvicorn.run` would block this notebook until the server stops, so the server runs in a
