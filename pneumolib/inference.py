@@ -24,7 +24,6 @@ def margin_logits(logits: torch.Tensor) -> torch.Tensor:
     return logits[:, 1] - logits[:, 0]
 
 
-@torch.no_grad()
 def predict_logits(
     model: PneumoniaClassifier,
     images: np.ndarray,
@@ -34,15 +33,7 @@ def predict_logits(
     desc: str = "predicting",
 ) -> np.ndarray:
     """Margin logits for every image, in order."""
-    model.eval()
-    out = []
-    starts = range(0, len(images), batch_size)
-    for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
-        batch = to_model_input(images[start : start + batch_size], device)
-        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=torch.device(device).type == "cuda"):
-            logits = model(batch)
-        out.append(margin_logits(logits.float()).cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+    return predict_features_and_logits(model, images, batch_size, device, progress, desc)[1]
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -60,9 +51,14 @@ def predict_features_and_logits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled features (N, F) and margin logits (N,) in one pass (eval mode: dropout is off)."""
     model.eval()
+    on_cuda = torch.device(device).type == "cuda"
     features, logits = [], []
     for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False):
-        pooled = model.features(to_model_input(images[start : start + batch_size], device))
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=on_cuda):
+            pooled = model.features(to_model_input(images[start : start + batch_size], device))
+            scores = model.head(pooled)
         features.append(pooled.float().cpu())
-        logits.append(margin_logits(model.head(pooled).float()).cpu())
+        logits.append(margin_logits(scores.float()).cpu())
+    if not logits:
+        return np.zeros((0, model.head.in_features), dtype=np.float32), np.zeros(0, dtype=np.float32)
     return torch.cat(features).numpy(), torch.cat(logits).numpy()
