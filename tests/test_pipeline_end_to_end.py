@@ -61,3 +61,22 @@ def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
     auc = report["test"]["roc_auc"]["estimate"]
     assert f"{auc:.3f}" in text
     assert report["model"]["sha256"] in card.read_text()
+
+
+def test_gate_features_are_augmented_and_seeded():
+    import torch
+
+    from pneumolib.inference import predict_features_and_logits
+    from pneumolib.models import create_model
+    from pneumolib.training.augment import AugmentConfig
+    from pneumolib.training.finalize import augmented_features
+
+    model = create_model("efficientnet_lite0", pretrained=True).eval()
+    images = np.random.default_rng(0).integers(0, 256, size=(6, 48, 48), dtype=np.uint8)
+    first = augmented_features(model, images, AugmentConfig(), seed=1, batch_size=4, progress=False)
+    again = augmented_features(model, images, AugmentConfig(), seed=1, batch_size=4, progress=False)
+    clean, _ = predict_features_and_logits(model, images)
+    assert first.shape == clean.shape == (6, 1280)
+    assert np.allclose(first, again)
+    assert not np.allclose(first, clean, atol=1e-3)
+    assert torch.is_grad_enabled()  # the no_grad decorator restored the global state

@@ -6,7 +6,9 @@ Adds what the API and the evaluation need but training does not produce:
 * the operating points, chosen on val: ``screening`` (the highest threshold whose val
   sensitivity is >= 0.99) and ``balanced`` (Youden's J), on the calibrated probability;
 * the "not a chest X-ray" gate: a Mahalanobis distance on the model's pooled features, fitted on
-  the training images, with its acceptance rate on val recorded.
+  the training images *as augmented in training* (exposure, contrast, blur, noise, position,
+  blanked edges), so that it accepts the acquisition variation the classifier is trained to
+  tolerate and refuses what lies beyond it; its acceptance rate on val is recorded.
 
 The test split is not read here; ``pneumolib evaluate`` reports on it afterwards.
 """
@@ -21,17 +23,31 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
+from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint, load_checkpoint
 from pneumolib.evaluation.calibration import fit_temperature
 from pneumolib.evaluation.operating_points import choose_operating_points
-from pneumolib.inference import predict_features_and_logits, sigmoid
+from pneumolib.inference import predict_features_and_logits, sigmoid, to_model_input
+from pneumolib.training.augment import AugmentConfig, augment_batch
 from pneumolib.serving.ood import MahalanobisGate
 from pneumolib.training.data import load_split
 
 DEFAULT_OPERATING_POINT = "screening"
 SCREENING_SENSITIVITY = 0.99
 GATE_QUANTILE = 0.995
+
+
+@torch.no_grad()
+def augmented_features(model: torch.nn.Module, images: np.ndarray, config: AugmentConfig, seed: int = 0,
+                       batch_size: int = 64, device: str | torch.device = "cpu", progress: bool = True) -> np.ndarray:
+    """Pooled features of one seeded, training-style augmented copy of every image."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    out = []
+    for start in tqdm(range(0, len(images), batch_size), desc="gate features", disable=not progress, leave=False):
+        batch = augment_batch(to_model_input(images[start : start + batch_size], device), generator, config)
+        out.append(model.features(batch).float().cpu())
+    return torch.cat(out).numpy()
 
 
 def finalize_checkpoint(
@@ -57,7 +73,10 @@ def finalize_checkpoint(
     temperature = fit_temperature(val_logits, val_y)
     calibrated = sigmoid(val_logits / temperature)
     points = choose_operating_points(val_y, calibrated, sensitivity_target=SCREENING_SENSITIVITY, include_argmax=False)
-    gate = MahalanobisGate().fit(outputs["train"][0], quantile=GATE_QUANTILE)
+    augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in metadata["train_config"].get("augment_config", {}).items()})
+    gate_features = augmented_features(model, splits["train"].images, augment, device=device, progress=progress)
+    gate = MahalanobisGate().fit(gate_features, quantile=GATE_QUANTILE)
 
     metadata = dict(metadata)
     metadata.update({
@@ -72,7 +91,7 @@ def finalize_checkpoint(
         },
         "ood_gate": {
             "method": "Mahalanobis distance on pooled features, Ledoit-Wolf covariance",
-            "fitted_on": f"{len(splits['train'].labels)} training images",
+            "fitted_on": f"{len(splits['train'].labels)} training images, each augmented once as in training",
             "quantile": GATE_QUANTILE,
             "val_accept_rate": float(gate.accepts(val_features).mean()),
         },
