@@ -12,11 +12,18 @@ FIXTURE_DATA = REPO / "tests" / "fixtures" / "chest_xray"
 SHARED_DATA = REPO.parent / "shared" / "data" / "chest_xray"
 
 
+FULL_DATA_IMAGES = 5856
+
+
 def full_data_root() -> Path | None:
-    """The full dataset: $PNEUMO_DATA_DIR, else ../shared/data/chest_xray beside the checkout."""
+    """The full dataset: $PNEUMO_DATA_DIR, else ../shared/data/chest_xray beside the checkout.
+
+    Only a folder holding every image counts (the test command points PNEUMO_DATA_DIR at the
+    fixtures on a machine without the data).
+    """
     env = os.environ.get("PNEUMO_DATA_DIR")
     for candidate in (Path(env) if env else None, SHARED_DATA):
-        if candidate is not None and (candidate / "train").is_dir():
+        if candidate is not None and len(list(candidate.glob("*/*/*.jpeg"))) == FULL_DATA_IMAGES:
             return candidate
     return None
 

@@ -74,3 +74,21 @@ def test_regenerated_manifest_matches_committed():
     committed = load_manifest()
     pd.testing.assert_frame_equal(build.manifest.astype(str), committed.astype(str))
     assert build.problems.empty
+
+
+def test_partial_data_gets_its_own_manifest(fixture_root):
+    from pneumolib.data.manifest import manifest_for_data
+
+    with pytest.warns(UserWarning, match="not in"):
+        manifest = manifest_for_data(fixture_root)
+    assert len(manifest) == 39 and set(manifest["split"]) >= {"train", "test"}
+
+
+@pytest.mark.skipif(full_data_root() is None, reason="full dataset not present")
+def test_full_data_uses_the_committed_manifest():
+    from pneumolib.data.manifest import manifest_for_data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        manifest = manifest_for_data(full_data_root())
+    pd.testing.assert_frame_equal(manifest, load_manifest())

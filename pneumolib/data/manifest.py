@@ -161,3 +161,21 @@ def manifest_digest(manifest: pd.DataFrame) -> str:
     """
     key = manifest[["path", "label", "split", "content_hash"]].to_csv(index=False, lineterminator="\n")
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def manifest_for_data(root: str | os.PathLike, reference: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The committed reference manifest when ``root`` holds all its images, else one built from ``root``.
+
+    Everyone with the full data set (Kaggle download or a copy) trains and tests on the project's
+    split; a partial copy (the test fixtures, a sample) gets a manifest of its own, with a warning,
+    instead of failing on files it does not have.
+    """
+    manifest = load_manifest(reference)
+    root = Path(root)
+    missing = sum(not (root / path).is_file() for path in manifest["path"])
+    if not missing:
+        return manifest
+    warnings.warn(f"{missing} of the {len(manifest)} images of the reference manifest are not in {root}: "
+                  "using a manifest built from the images that are there (its split is not the project's).",
+                  stacklevel=2)
+    return build_manifest(root, download=False, progress=False).manifest

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from pneumolib.config import active_profile, work_dir
 from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import load_manifest
+from pneumolib.data.manifest import manifest_for_data
 from pneumolib.models import first_available_architecture
 from pneumolib.training.trainer import TrainConfig, train, pick_device
 from pneumolib.training.data import load_split
@@ -29,7 +29,7 @@ from pneumolib.training import plots
 profile = active_profile()
 device = pick_device()
 root = find_dataset_root()
-manifest = load_manifest()  # the committed reference split from notebook 02
+manifest = manifest_for_data(root)  # the committed reference split from notebook 02
 print(f"profile {profile.name}, device {device}, work folder {work_dir()}")"""),
         new_markdown_cell("""## Which EfficientNet?
 

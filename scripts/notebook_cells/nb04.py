@@ -17,7 +17,7 @@ from pneumolib.checkpoint import find_checkpoint
 from pneumolib.config import active_profile, work_dir
 from pneumolib.data.images import read_grayscale
 from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import load_manifest
+from pneumolib.data.manifest import manifest_for_data
 from pneumolib.evaluation import plots
 from pneumolib.evaluation.markdown import render_comparison_table, render_model_card_results
 from pneumolib.evaluation.report import write_report
@@ -34,7 +34,7 @@ so those never drift from the code): the temperature and the operating points fr
 test metrics with **95 % confidence intervals from a bootstrap that resamples patients**, not
 images (films of one child are not independent; resampling images would make the intervals too
 narrow)."""),
-        new_code_cell("""evaluation = evaluate_checkpoint(checkpoint, load_manifest(), root, n_resamples=profile.bootstrap_resamples,
+        new_code_cell("""evaluation = evaluate_checkpoint(checkpoint, manifest_for_data(root), root, n_resamples=profile.bootstrap_resamples,
                                  max_images=profile.max_images_per_split, cache_dir=work_dir() / "cache")
 report, val, test = evaluation.report, evaluation.predictions["val"], evaluation.predictions["test"]
 write_report(report, work_dir() / "evaluation" / f"report_{profile.name}.json")

@@ -22,7 +22,7 @@ from IPython.display import Markdown
 from pneumolib.checkpoint import find_checkpoint, load_checkpoint
 from pneumolib.config import active_profile, work_dir
 from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import load_manifest
+from pneumolib.data.manifest import manifest_for_data
 from pneumolib.explain import figures
 from pneumolib.explain.study import describe_focus, study_split
 from pneumolib.explain.target_layers import target_layer_name
@@ -58,7 +58,7 @@ operating point (the API's default, chosen on val in notebook 03), the outcome (
 the Grad-CAM map **of the class that was called** (what a user of the screening threshold would be
 shown), and how much of that map falls inside an approximate lung outline. Full profile: all 624
 test films (under a minute on a CPU)."""),
-        new_code_cell("""study = study_split(model, metadata, load_manifest(), "test", root,
+        new_code_cell("""study = study_split(model, metadata, manifest_for_data(root), "test", root,
                     max_images=profile.max_images_per_split, cache_dir=work_dir() / "cache")
 print(f"{len(study)} test films, {study.operating_point} threshold {study.threshold:.3f}")
 study.table["outcome"].value_counts().reindex(["TP", "FP", "FN", "TN"], fill_value=0).to_frame("films")"""),
