@@ -14,6 +14,7 @@ from pneumolib.training.augment import AugmentConfig, augment_batch
 def augmentation_examples(images: np.ndarray, n_images: int = 3, n_versions: int = 4, seed: int = 0,
                           config: AugmentConfig = AugmentConfig()) -> plt.Figure:
     """Each row: one cached film, then ``n_versions`` augmented copies of it."""
+    n_images = min(n_images, len(images))
     generator = torch.Generator().manual_seed(seed)
     batch = to_model_input(images[:n_images])
     fig, axes = plt.subplots(n_images, n_versions + 1, figsize=(2.2 * (n_versions + 1), 2.3 * n_images), squeeze=False)
