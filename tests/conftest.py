@@ -49,3 +49,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def imagenet_lite0():
+    """Lite0 with its ImageNet weights (available offline) and a seeded new two-class head."""
+    import torch
+
+    from pneumolib.models import create_model
+
+    torch.manual_seed(0)
+    return create_model("efficientnet_lite0", pretrained=True).eval()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from pneumolib.data.manifest import load_manifest
 from pneumolib.data.split import EXCLUDED, assign_splits, split_units

@@ -27,12 +27,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def imagenet_lite0():
-    torch.manual_seed(0)  # the two-class head is new: fix it
-    return create_model("efficientnet_lite0", pretrained=True).eval()
-
-
-@pytest.fixture(scope="module")
 def films() -> np.ndarray:
     return np.stack([canonical_image(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE), SIZE) for p in FIXTURES[::2]])
 

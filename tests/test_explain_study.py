@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from pneumolib import CLASS_NAMES
 from pneumolib.checkpoint import load_checkpoint, save_checkpoint
@@ -19,7 +18,6 @@ from pneumolib.explain.study import (
     TABLE_COLUMNS, GradCamStudy, corner_share, describe_focus, film_reader, focus_summary, outcome_labels,
     randomisation_study, study_images, study_split,
 )
-from pneumolib.models import create_model
 
 ROOT = Path(__file__).parent / "fixtures" / "chest_xray"
 PATHS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "test").glob("*/*.jpeg"))
@@ -30,9 +28,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)  # the two-class head is new: fix it
-    return create_model("efficientnet_lite0", pretrained=True).eval()
+def model(imagenet_lite0):
+    return imagenet_lite0
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pneumolib.network import OFFLINE_ENV, can_reach
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DATA_DIR_ENV = "PNEUMO_DATA_DIR"
 KAGGLE_HANDLE = "paultimothymooney/chest-xray-pneumonia"
@@ -115,7 +119,7 @@ def find_dataset_root(path: str | os.PathLike | None = None, download: bool = Tr
     raise DataNotFoundError(_missing_data_message(tried))
 
 
-def list_images(root: str | os.PathLike) -> "pd.DataFrame":
+def list_images(root: str | os.PathLike) -> pd.DataFrame:
     """Every file in the split/label folders as a table (path, official_split, label): no decoding."""
     import pandas as pd
 

@@ -25,7 +25,7 @@ from pneumolib.evaluation.markdown import render_model_card_results, render_read
 from pneumolib.evaluation.report import build_report
 from pneumolib.evaluation.training_card import render_training_section
 from pneumolib.inference import predict_logits, sigmoid
-from pneumolib.models.pretrained import sha256_of
+from pneumolib.data.hashing import file_sha256
 from pneumolib.training.data import load_split
 
 README_SECTION = "readme"
@@ -73,7 +73,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
                           f"one recomputed on val ({point['threshold']:.6f}); was the checkpoint finalised on another split?")
     report["model"] = {
         "checkpoint": Path(checkpoint).name,
-        "sha256": sha256_of(checkpoint),
+        "sha256": file_sha256(checkpoint),
         "architecture": metadata["architecture"],
         "image_size": metadata["image_size"],
         "epoch": metadata.get("epoch"),

@@ -10,16 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
-def stretch_to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """Any numeric array -> uint8, uint8 unchanged, everything else min-max stretched."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    values = pixels.astype(np.float32)
-    low, high = float(values.min()), float(values.max())
-    if high <= low:
-        return np.zeros(pixels.shape, dtype=np.uint8)
-    return np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
+from pneumolib.data.images import stretch_to_uint8
 
 
 def _channels_last(pixels: np.ndarray) -> np.ndarray:

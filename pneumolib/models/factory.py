@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from pneumolib.data.hashing import file_sha256
 from pneumolib.models.classifier import PneumoniaClassifier
 from pneumolib.models.pretrained import (
     LITE0_SHA256, LUKEMELAS_B0_FILE, LUKEMELAS_B0_URL, TORCHVISION_B0_FILE, TORCHVISION_B0_URL,
-    PretrainedWeightsNotFound, lite0_weights_file, locate_or_download, sha256_of,
+    PretrainedWeightsNotFound, lite0_weights_file, locate_or_download,
 )
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -78,7 +79,7 @@ def _timm_lite0(pretrained: bool, weights_path: str | None) -> tuple[nn.Module, 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     if pretrained:
         path = lite0_weights_file(weights_path)
-        if weights_path is None and sha256_of(path) != LITE0_SHA256:
+        if weights_path is None and file_sha256(path) != LITE0_SHA256:
             raise PretrainedWeightsNotFound(f"{path} is not the expected EfficientNet-Lite0 checkpoint (sha256 differs).")
         source = torch.load(path, map_location="cpu", weights_only=True)
         # The file uses efficientnet_pytorch's key names; its tensors are in the same order as

@@ -7,7 +7,6 @@ with no sign of why, so every loader here either returns real weights or raises
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -31,14 +30,6 @@ class PretrainedWeightsNotFound(FileNotFoundError):
 def hub_checkpoint_dir() -> Path:
     """torch hub's cache folder (``$TORCH_HOME/hub/checkpoints``), where downloads are kept."""
     return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def locate_or_download(file_name: str, url: str, explicit: str | os.PathLike | None, architecture: str) -> Path:

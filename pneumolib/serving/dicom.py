@@ -20,7 +20,9 @@ import numpy as np
 from .errors import UndecodableImage, UnsupportedMediaType, UploadError, UploadTooLarge
 from .headers import codestream_size
 from .limits import check_pixels, megabytes
-from .pixels import finish_array, scale_to_u8, unit_to_u8
+from pneumolib.data.images import stretch_to_uint8
+
+from .pixels import finish_array, unit_to_u8
 
 _DEFLATED_UID = "1.2.840.10008.1.2.1.99"
 _LONG_VRS = frozenset(
@@ -254,7 +256,7 @@ def _dicom_grayscale(arr: np.ndarray, ds: Any, bits: int, notes: list[str]) -> n
     notes.append(
         f"{bits}-bit DICOM without a display window: its value range was mapped to 0-255"
     )
-    return scale_to_u8(values)
+    return stretch_to_uint8(values)
 
 
 def _window(values: np.ndarray, c: float, w: float, function: str) -> np.ndarray | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pneumolib.data.images import stretch_to_uint8
+
 from .errors import UnsupportedMediaType
 
 
@@ -28,19 +30,6 @@ def luma_u8(rgb: np.ndarray) -> np.ndarray:
     acc += rgb[..., 2].astype(np.uint32) * 7471
     acc += 0x8000
     return (acc >> 16).astype(np.uint8)
-
-
-def scale_to_u8(values: np.ndarray) -> np.ndarray:
-    """Map the array's own finite minimum..maximum linearly onto 0..255 (flat -> all zeros)."""
-    a = np.asarray(values, dtype=np.float32)
-    finite = np.isfinite(a)
-    if not finite.all():
-        a = np.where(finite, a, np.float32(np.min(a[finite])) if finite.any() else np.float32(0))
-    lo, hi = float(a.min()), float(a.max())
-    if hi <= lo:
-        return np.zeros(a.shape, np.uint8)
-    out = (a - np.float32(lo)) * np.float32(255.0 / (hi - lo))
-    return np.rint(np.clip(out, 0, 255, out=out), out=out).astype(np.uint8)
 
 
 def finish_array(
@@ -71,17 +60,17 @@ def finish_array(
             f"{bits}-bit image rescaled to 8-bit (its darkest value to black, brightest to white)"
         )
     if arr.ndim == 2:
-        gray = scale_to_u8(arr) if deep else arr
+        gray = stretch_to_uint8(arr) if deep else arr
         return gray, np.repeat(gray[:, :, None], 3, axis=2)
     if channels_equal(arr):
-        gray = scale_to_u8(arr[..., 0]) if deep else arr[..., 0].copy()
+        gray = stretch_to_uint8(arr[..., 0]) if deep else arr[..., 0].copy()
         return gray, np.repeat(gray[:, :, None], 3, axis=2)
     notes.append("colour image converted to grayscale")
     if not deep:
         return luma_u8(arr), arr
     weights = np.array([0.299, 0.587, 0.114], np.float32)
-    gray = scale_to_u8(arr.astype(np.float32) @ weights)
-    return gray, scale_to_u8(arr)
+    gray = stretch_to_uint8(arr.astype(np.float32) @ weights)
+    return gray, stretch_to_uint8(arr)
 
 
 def unit_to_u8(unit: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ Nothing here knows about HTTP; :mod:`pneumolib.serving.app` turns results into r
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from pneumolib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from pneumolib.data.hashing import file_sha256
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.inference import margin_logits, sigmoid, to_model_input
 from pneumolib.models.classifier import PneumoniaClassifier
@@ -237,15 +237,6 @@ def shrink_to_fit(image: np.ndarray, max_side: int) -> np.ndarray:
     scale = max_side / longest
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_deployable(path: Path, payload: dict[str, Any]) -> None:

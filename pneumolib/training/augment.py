@@ -37,6 +37,11 @@ class AugmentConfig:
     border_erase_probability: float = 0.6  # per side
     max_border_fraction: float = 0.2
 
+    @classmethod
+    def from_dict(cls, values: dict) -> AugmentConfig:
+        """From a checkpoint's or config's plain dict (tuples come back from JSON/torch as lists)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
 
 def _uniform(low: float, high: float, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     return low + (high - low) * torch.rand(n, generator=generator, device=device)

@@ -16,7 +16,6 @@ The test split is not read here; ``pneumolib evaluate`` reports on it afterwards
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,16 +64,14 @@ def finalize_checkpoint(
     size, quality = metadata["image_size"], metadata["jpeg_quality"]
     splits = {name: load_split(manifest, name, data_root, size, quality, max_images_per_split, cache_dir, progress)
               for name in ("train", "val")}
-    outputs = {name: predict_features_and_logits(model, data.images, device=device, progress=progress, desc=f"{name} features")
-               for name, data in splits.items()}
     val_y = splits["val"].labels
-    val_features, val_logits = outputs["val"]
+    val_features, val_logits = predict_features_and_logits(model, splits["val"].images, device=device,
+                                                           progress=progress, desc="val features")
 
     temperature = fit_temperature(val_logits, val_y)
     calibrated = sigmoid(val_logits / temperature)
     points = choose_operating_points(val_y, calibrated, sensitivity_target=SCREENING_SENSITIVITY, include_argmax=False)
-    augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v
-                               for k, v in metadata["train_config"].get("augment_config", {}).items()})
+    augment = AugmentConfig.from_dict(metadata["train_config"].get("augment_config", {}))
     gate_features = augmented_features(model, splits["train"].images, augment, device=device, progress=progress)
     gate = MahalanobisGate().fit(gate_features, quantile=GATE_QUANTILE)
 

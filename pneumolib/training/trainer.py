@@ -97,7 +97,7 @@ def train_one_epoch(
     torch.manual_seed(config.seed * 1000 + epoch)  # dropout draws from the global generator: reseed per epoch so resuming replays it
     order_gen = torch.Generator().manual_seed(config.seed * 1000 + epoch)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch)
-    augment_config = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.augment_config.items()})
+    augment_config = AugmentConfig.from_dict(config.augment_config)
     order = torch.randperm(len(data.labels), generator=order_gen).numpy()
     amp_dtype = _amp_dtype(device) if config.amp else None
     total, seen = 0.0, 0

@@ -51,7 +51,7 @@ Most children have one film, some have many. Films of the same child look alike,
 child's films land in both training and validation, validation scores measure memory, not
 generalisation. Hence: **split by patient, not by image.**"""),
         new_code_cell("""fig = eda.images_per_patient(manifest)"""),
-        new_markdown_cell(f"""## Duplicates
+        new_markdown_cell("""## Duplicates
 
 Two hashes per image find copies:
 
