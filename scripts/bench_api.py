@@ -18,6 +18,7 @@ it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import io
 import platform
 import threading
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import torch
+from PIL import Image
 
 from _server import default_image, percentile, running_server, wait_healthy
 from pneumolib.checkpoint import find_checkpoint, load_checkpoint
@@ -81,8 +83,18 @@ def throughput(url: str, upload: tuple[str, bytes, str], params: dict[str, str],
     return len(latencies), failures[0], latencies
 
 
+def resized_jpeg(image: Path, width: int, height: int) -> bytes:
+    """``image`` re-encoded as a ``width`` x ``height`` JPEG (quality 95): a full-resolution export."""
+    with Image.open(image) as opened:
+        resized = opened.convert("L").resize((width, height), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    resized.save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
 def run(url: str, model: torch.nn.Module, size: int, image: Path, args: argparse.Namespace) -> None:
-    upload = (image.name, image.read_bytes(), "application/octet-stream")
+    data = resized_jpeg(image, *args.resize) if args.resize else image.read_bytes()
+    upload = (image.name if not args.resize else "resized.jpg", data, "application/octet-stream")
     params = {"allow_non_xray": "true"} if args.allow_non_xray else {}
     paths = {"forward": None, "/predict": params, "/predict?heatmap=true": {**params, "heatmap": "true"}}
     timings: dict[str, list[float]] = {name: [] for name in paths}
@@ -111,10 +123,19 @@ def run(url: str, model: torch.nn.Module, size: int, image: Path, args: argparse
           f"{percentile(latencies, 50) * 1e3:.0f} ms, p95 {percentile(latencies, 95) * 1e3:.0f} ms")
 
 
+def _size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 2000x1500, got {text!r}")
+    return int(width), int(height)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="finalized checkpoint (default: what the service would find)")
     parser.add_argument("--image", type=Path, help="X-ray to upload (default: a test-split image)")
+    parser.add_argument("--resize", type=_size, metavar="WxH",
+                        help="upload the image re-encoded as a WxH JPEG, e.g. 2000x1500 (a full-size export)")
     parser.add_argument("--url", help="benchmark this running server instead of starting one")
     parser.add_argument("--repeats", type=int, default=20, help="timed rounds (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
@@ -134,7 +155,8 @@ def bench(args: argparse.Namespace) -> None:
     size = int(metadata["image_size"])
     image = args.image or default_image()
     print(f"checkpoint: {path} ({source}), input {size} px")
-    print(f"image: {image} ({image.stat().st_size / 1024:.0f} kB)")
+    print(f"image: {image} ({image.stat().st_size / 1024:.0f} kB)"
+          + (f", uploaded re-encoded at {args.resize[0]} x {args.resize[1]} px" if args.resize else ""))
     print(f"machine: {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}")
     if args.url:
         wait_healthy(args.url, None, 30)

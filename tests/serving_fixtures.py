@@ -24,10 +24,10 @@ from PIL import Image
 from dicom_fixtures import dicom_bytes
 from pneumolib.checkpoint import save_checkpoint
 from pneumolib.data.preprocess import canonical_image
-from pneumolib.inference import to_model_input
-from pneumolib.models import create_model
+from pneumolib.models import ARCHITECTURES, create_model
 from pneumolib.serving.decode import decode_upload
 from pneumolib.serving.ood import MahalanobisGate
+from pneumolib.training.gate_fit import gate_features
 
 TESTS = Path(__file__).resolve().parent
 XRAY_DIR = TESTS / "fixtures" / "chest_xray"
@@ -60,9 +60,9 @@ def tiny_checkpoint() -> Path:
     model = create_model("efficientnet_lite0", pretrained=True).eval()
     images = np.stack([canonical_image(decode_upload(p.read_bytes()).pixels, IMAGE_SIZE, 75)
                        for p in xray_paths()])
-    with torch.inference_mode():
-        features = model.features(to_model_input(images)).numpy()
-    gate = MahalanobisGate().fit(features, quantile=0.995)
+    layers = ARCHITECTURES["efficientnet_lite0"].gate_layers
+    features = gate_features(model, images, layers, progress=False)
+    gate = MahalanobisGate().fit(features, quantile=0.995, layers=layers)
     metadata = {
         "architecture": "efficientnet_lite0",
         "image_size": IMAGE_SIZE,
@@ -74,7 +74,7 @@ def tiny_checkpoint() -> Path:
         "default_operating_point": "screening",
         "thresholds_apply_to": "calibrated probability of pneumonia, sigmoid(logit / temperature)",
         "val_metrics": {"val_loss": 0.3, "val_auc": 0.95, "val_images": 4, "undefined": float("nan")},
-        "ood_gate": {"method": "Mahalanobis distance on pooled features, Ledoit-Wolf covariance",
+        "ood_gate": {"method": "Mahalanobis distance on pooled stage outputs, Ledoit-Wolf covariance",
                      "fitted_on": f"{len(images)} fixture images", "quantile": 0.995,
                      "val_accept_rate": 1.0},
     }

@@ -112,3 +112,20 @@ def test_bad_arguments(model, images):
         create_explainer(model).explain(images, target_class="COVID")
     with pytest.raises(TypeError):
         HeadGradCAM(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
+
+
+def test_from_precomputed_feature_maps_equals_from_images(model, images):
+    """The service reuses its prediction's backbone pass; the heatmaps must not change."""
+    from pneumolib.explain.head import backbone_feature_map
+
+    explainer = HeadGradCAM(model)
+    feature_maps = backbone_feature_map(model, as_model_batch(images))
+    before = feature_maps.clone()
+    for target in (None, 1, [0, 1, 0, 1]):
+        direct = explainer.explain(images, target)
+        reused = explainer.explain_feature_maps(feature_maps, SIZE, target)
+        np.testing.assert_allclose(reused.heatmaps, direct.heatmaps, atol=1e-6)
+        np.testing.assert_allclose(reused.logits, direct.logits, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(reused.target_classes, direct.target_classes)
+    assert torch.equal(feature_maps, before) and not feature_maps.requires_grad  # caller's tensor untouched
+    assert explainer.explain_feature_maps(feature_maps, (SIZE, 2 * SIZE), 1).heatmaps.shape == (4, SIZE, 2 * SIZE)

@@ -10,7 +10,9 @@ import pytest
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.evaluation.report import write_report
 from pneumolib.evaluation.run import evaluate_checkpoint, update_documents, val_test_gap
+from pneumolib.models import ARCHITECTURES
 from pneumolib.serving.ood import MahalanobisGate
+from pneumolib.training.acquisition_shifts import ACQUISITION_SHIFTS
 from pneumolib.training.finalize import finalize_checkpoint
 from pneumolib.training.trainer import TrainConfig, train
 
@@ -32,8 +34,11 @@ def test_finalize_adds_val_only_decisions(finalized):
     assert set(metadata["operating_points"]) == {"screening", "balanced"}
     assert metadata["default_operating_point"] == "screening"
     gate = MahalanobisGate.from_state(payload["ood_gate"])
-    assert gate.is_fitted
-    assert 0.0 <= metadata["ood_gate"]["val_accept_rate"] <= 1.0
+    assert gate.is_fitted and gate.layers_ == ARCHITECTURES[metadata["architecture"]].gate_layers
+    summary = metadata["ood_gate"]
+    assert gate.margin_ == pytest.approx(summary["margin"]) and gate.margin_ >= 1.0
+    assert 0.0 <= summary["val_accept_rate"] <= 1.0 and 0.0 <= summary["reference_reject_rate"] <= 1.0
+    assert set(summary["shifted_val_accept_rates"]) == set(ACQUISITION_SHIFTS)
     assert "optimizer" not in payload  # a deployable file carries no training state
 
 
@@ -63,20 +68,21 @@ def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
     assert report["model"]["sha256"] in card.read_text()
 
 
-def test_gate_features_are_augmented_and_seeded():
+def test_gate_features_are_tapped_augmented_and_seeded():
     import torch
 
-    from pneumolib.inference import predict_features_and_logits
-    from pneumolib.models import create_model
+    from pneumolib.models import ARCHITECTURES, create_model
     from pneumolib.training.augment import AugmentConfig
-    from pneumolib.training.finalize import augmented_features
+    from pneumolib.training.gate_fit import gate_features
 
     model = create_model("efficientnet_lite0", pretrained=True).eval()
+    layers = ARCHITECTURES["efficientnet_lite0"].gate_layers
     images = np.random.default_rng(0).integers(0, 256, size=(6, 48, 48), dtype=np.uint8)
-    first = augmented_features(model, images, AugmentConfig(), seed=1, batch_size=4, progress=False)
-    again = augmented_features(model, images, AugmentConfig(), seed=1, batch_size=4, progress=False)
-    clean, _ = predict_features_and_logits(model, images)
-    assert first.shape == clean.shape == (6, 1280)
+    first = gate_features(model, images, layers, AugmentConfig(), seed=1, batch_size=4, progress=False)
+    again = gate_features(model, images, layers, AugmentConfig(), seed=1, batch_size=4, progress=False)
+    clean = gate_features(model, images, layers, batch_size=4, progress=False)
+    assert first.shape == clean.shape == (6, 112 + 192 + 320)
     assert np.allclose(first, again)
     assert not np.allclose(first, clean, atol=1e-3)
     assert torch.is_grad_enabled()  # the no_grad decorator restored the global state
+    assert not any(module._forward_hooks for module in model.modules())  # the taps were removed

@@ -107,6 +107,7 @@ def test_grayscale_jpeg_decodes_close_to_original() -> None:
     assert result.pixels.shape == RAMP.shape
     assert np.abs(result.pixels.astype(int) - RAMP).max() <= 3
     assert np.array_equal(result.rgb_display[..., 0], result.pixels)
+    assert result.colour is None and result.display is result.pixels  # no RGB copy is kept
     assert result.warnings == []
 
 
@@ -117,6 +118,7 @@ def test_colour_jpeg_becomes_pillow_grayscale_and_keeps_colour_for_display() -> 
         expected_rgb = np.array(im.convert("RGB"))
         expected_gray = np.array(im.convert("L"))
     assert np.array_equal(result.rgb_display, expected_rgb)
+    assert result.display is result.colour
     assert np.array_equal(result.pixels, expected_gray)
     assert "colour image converted to grayscale" in result.warnings
 

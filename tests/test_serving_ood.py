@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pneumolib.serving.decode import decode_upload
-from pneumolib.serving.ood import MahalanobisGate
+from pneumolib.serving.ood import MahalanobisGate, gap_margin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "not_xray"
 
@@ -78,7 +78,8 @@ def test_state_round_trip_through_torch_weights_only(cloud) -> None:
     rng, mixing, _, gate = cloud
     state = gate.to_state()
     for value in state.values():
-        assert isinstance(value, (torch.Tensor, float, int, str)), type(value)
+        assert isinstance(value, (torch.Tensor, float, int, str, list)), type(value)
+    assert all(isinstance(name, str) for name in state["layers"])
     buf = io.BytesIO()
     torch.save({"gate": state, "other": torch.zeros(2)}, buf)
     buf.seek(0)
@@ -93,6 +94,75 @@ def test_state_round_trip_through_torch_weights_only(cloud) -> None:
     accepted = gate.accepts(probe).mean()
     assert 0.2 < accepted < 0.99  # the probe sits on the boundary, so equality means something
     assert restored.threshold_ == gate.threshold_ and restored.n_train_ == 20_000
+
+
+def test_layers_and_margin_survive_the_round_trip(cloud) -> None:
+    _, _, train, _ = cloud
+    gate = MahalanobisGate().fit(train[:2_000], layers=("a.b", "c")).set_margin(1.3)
+    buf = io.BytesIO()
+    torch.save(gate.to_state(), buf)
+    buf.seek(0)
+    restored = MahalanobisGate.from_state(torch.load(buf, weights_only=True))
+    assert restored.layers_ == ("a.b", "c")
+    assert restored.threshold_ == pytest.approx(1.3 * gate.quantile_distance_)
+    assert restored.set_margin(1.0).threshold_ == pytest.approx(gate.quantile_distance_)
+
+
+def test_version_1_states_still_load(cloud) -> None:
+    """Checkpoints written before layers existed: final pooled features, a fixed threshold."""
+    _, _, _, gate = cloud
+    state = gate.to_state()
+    for key in ("quantile_distance", "layers"):
+        del state[key]
+    restored = MahalanobisGate.from_state({**state, "version": 1})
+    assert restored.layers_ == () and restored.threshold_ == gate.threshold_
+    with pytest.raises(RuntimeError, match="version 2"):
+        restored.set_margin(1.2)
+    with pytest.raises(ValueError, match="version"):
+        MahalanobisGate.from_state({**state, "version": 99})
+
+
+def test_groups_keep_views_of_one_image_in_one_fold() -> None:
+    """Near-copies split across folds score each other as close: the threshold comes out too strict."""
+    rng = np.random.default_rng(3)
+    d = 48
+    mixing = rng.normal(size=(d, d)) / np.sqrt(d)
+    base = correlated_cloud(rng, 600, d, mixing)
+    views = np.concatenate([base, base + rng.normal(scale=0.05, size=base.shape)])
+    groups = np.tile(np.arange(len(base)), 2)
+    fresh = correlated_cloud(rng, 20_000, d, mixing)
+    grouped = MahalanobisGate().fit(views, groups=groups)
+    ungrouped = MahalanobisGate().fit(views)
+    assert grouped.threshold_ > ungrouped.threshold_
+    assert grouped.accepts(fresh).mean() > ungrouped.accepts(fresh).mean()
+    with pytest.raises(ValueError, match="one entry per row"):
+        MahalanobisGate().fit(views, groups=groups[:10])
+    with pytest.raises(ValueError, match="groups"):
+        MahalanobisGate().fit(views, groups=np.arange(len(views)) % 3)
+
+
+def test_gap_margin_moves_the_threshold_between_xrays_and_others(cloud) -> None:
+    rng, mixing, _, gate = cloud
+    d = mixing.shape[0]
+    shifted = correlated_cloud(rng, 2_000, d, mixing * 1.1)  # a little wider than training
+    others = correlated_cloud(rng, 500, d, mixing, shift=2.0)
+    margin = gap_margin(gate, shifted, others)
+    low = np.quantile(gate.distance(shifted), 0.995)
+    high = np.quantile(gate.distance(others), 0.05)
+    assert margin > 1.0
+    assert margin * gate.quantile_distance_ == pytest.approx(np.sqrt(low * high))
+    moved = MahalanobisGate.from_state(gate.to_state()).set_margin(margin)
+    assert moved.accepts(shifted).mean() >= 0.995 and not moved.accepts(others).mean() > 0.05
+
+
+def test_gap_margin_never_tightens_and_ignores_overlap(cloud) -> None:
+    rng, mixing, train, gate = cloud
+    d = mixing.shape[0]
+    overlapping = correlated_cloud(rng, 500, d, mixing)
+    assert gap_margin(gate, train[:1_000], overlapping) == 1.0
+    tight = correlated_cloud(rng, 500, d, mixing * 0.3)  # X-rays far inside the training quantile
+    assert gap_margin(gate, tight, correlated_cloud(rng, 500, d, mixing, shift=0.8)) == 1.0
+    assert gap_margin(gate, train[:100], np.full((3, d), np.nan)) == 1.0  # no finite non-X-ray
 
 
 def test_nonfinite_rows_are_rejected_and_single_vectors_work(cloud) -> None:

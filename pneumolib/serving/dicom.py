@@ -102,7 +102,7 @@ def _guard_deflate(data: bytes, max_pixels: int) -> None:
 
 def decode_dicom(
     data: bytes, max_pixels: int, notes: list[str]
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray | None, int]:
     """Decode the first frame of a DICOM file through the standard grayscale pipeline."""
     import pydicom
     from pydicom.encaps import generate_frames
@@ -160,8 +160,8 @@ def decode_dicom(
             f"DICOM photometric interpretation '{photometric}' is not supported. Send a "
             "MONOCHROME1, MONOCHROME2 or RGB image."
         )
-    gray, rgb = finish_array(arr, bits, has_alpha=False, notes=notes)
-    return gray, rgb, bits
+    gray, colour = finish_array(arr, bits, has_alpha=False, notes=notes)
+    return gray, colour, bits
 
 
 def _no_pixel_data(ds: Any) -> UploadError:

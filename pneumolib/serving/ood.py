@@ -8,7 +8,16 @@ training image's. It is model-agnostic: it sees only arrays of shape (n, d).
 
 The threshold is a quantile of *held-out* distances (K-fold cross-fitting) by default. In-sample
 distances are biased low in high dimensions (each point pulled the mean and covariance toward
-itself), so a quantile of them would reject far more fresh X-rays than intended.
+itself), so a quantile of them would reject far more fresh X-rays than intended. When several
+feature vectors come from one image (augmented views), ``groups`` keeps them in one fold.
+
+That quantile only says how far *training-like* X-rays lie. X-rays from another hospital lie
+further out, photos and documents further still, so :func:`gap_margin` can move the threshold
+into the middle of the gap between X-rays under acquisition shifts and a reference set of
+non-X-rays (both measured when the gate is fitted; see :mod:`pneumolib.training.gate_fit`).
+
+``layers`` records which layers' pooled outputs the features are (empty: the model's final
+pooled features), so a gate restored from a checkpoint reads the same ones.
 
 The state is plain tensors, floats, ints and strings so that it can sit inside a checkpoint read
 with ``torch.load(weights_only=True)``. Mean and precision are rounded to float32 *before* the
@@ -24,7 +33,8 @@ from scipy import linalg
 from sklearn.covariance import LedoitWolf
 
 _KIND = "pneumolib.mahalanobis_gate"
-_VERSION = 1
+_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # version 1: no layers (final pooled features), no quantile distance
 
 
 class MahalanobisGate:
@@ -36,7 +46,9 @@ class MahalanobisGate:
         self.threshold_: float | None = None
         self.quantile_: float | None = None
         self.margin_: float = 1.0
+        self.quantile_distance_: float | None = None
         self.n_train_: int = 0
+        self.layers_: tuple[str, ...] = ()
 
     @property
     def is_fitted(self) -> bool:
@@ -51,19 +63,20 @@ class MahalanobisGate:
         margin: float = 1.0,
         folds: int = 5,
         seed: int = 0,
+        groups: np.ndarray | None = None,
+        layers: tuple[str, ...] = (),
     ) -> MahalanobisGate:
         """Fit on in-distribution features (n, d); threshold = quantile of distances x margin.
 
         ``folds >= 2`` takes the quantile over held-out distances (each fold scored by a model
         fitted on the others); ``folds=1`` uses in-sample distances (faster, stricter).
-        ``margin > 1`` loosens the gate, e.g. for a deployment site whose scanners differ.
+        ``groups`` (n,) assigns rows to folds by group, e.g. all augmented views of one image.
+        ``margin > 1`` loosens the gate (see :meth:`set_margin` and :func:`gap_margin`).
         """
         x = _as_matrix(features, "features")
         n, d = x.shape
         if not 0.0 < quantile <= 1.0:
             raise ValueError(f"quantile must be in (0, 1], got {quantile}")
-        if not margin > 0:
-            raise ValueError(f"margin must be positive, got {margin}")
         if folds < 1:
             raise ValueError(f"folds must be >= 1, got {folds}")
         if n < max(2, folds) or (folds > 1 and n < 2 * folds):
@@ -71,21 +84,39 @@ class MahalanobisGate:
         if not np.isfinite(x).all():
             raise ValueError("features contain NaN or infinity")
 
+        groups = np.arange(n) if groups is None else np.asarray(groups)
+        if groups.shape != (n,):
+            raise ValueError(f"groups must have one entry per row ({n}), got shape {groups.shape}")
+        unique = np.unique(groups)
+        if folds > 1 and len(unique) < 2 * folds:
+            raise ValueError(f"need at least {2 * folds} groups for {folds} folds, got {len(unique)}")
+
         mean, precision = _fit_gaussian(x)
         if folds == 1:
             distances = _distances(x, mean, precision)
         else:
-            order = np.random.default_rng(seed).permutation(n)
+            order = np.random.default_rng(seed).permutation(unique)
             distances = np.empty(n, dtype=np.float64)
-            for held in np.array_split(order, folds):
-                train = np.setdiff1d(order, held, assume_unique=True)
-                distances[held] = _held_out_distances(x[train], x[held])
+            for held_groups in np.array_split(order, folds):
+                held = np.isin(groups, held_groups)
+                distances[held] = _held_out_distances(x[~held], x[held])
 
         self.mean_, self.precision_ = mean, precision
         self.quantile_ = float(quantile)
-        self.margin_ = float(margin)
-        self.threshold_ = float(np.quantile(distances, quantile)) * self.margin_
+        self.quantile_distance_ = float(np.quantile(distances, quantile))
         self.n_train_ = int(n)
+        self.layers_ = tuple(layers)
+        self.set_margin(margin)
+        return self
+
+    def set_margin(self, margin: float) -> MahalanobisGate:
+        """Threshold = the fitted quantile distance x ``margin`` (> 1 loosens, < 1 tightens)."""
+        if not (np.isfinite(margin) and margin > 0):
+            raise ValueError(f"margin must be a positive number, got {margin}")
+        if self.quantile_distance_ is None:
+            raise RuntimeError("set_margin needs a gate fitted here or restored from a version 2 state")
+        self.margin_ = float(margin)
+        self.threshold_ = self.quantile_distance_ * self.margin_
         return self
 
     def distance(self, features: np.ndarray) -> np.ndarray:
@@ -122,7 +153,9 @@ class MahalanobisGate:
             "threshold": float(self.threshold_),
             "quantile": float(self.quantile_),
             "margin": float(self.margin_),
+            "quantile_distance": float(self.quantile_distance_),
             "n_train": int(self.n_train_),
+            "layers": list(self.layers_),
         }
 
     @classmethod
@@ -130,7 +163,7 @@ class MahalanobisGate:
         """Rebuild a gate from :meth:`to_state`'s dict (tensors or arrays both accepted)."""
         if state.get("kind") != _KIND:
             raise ValueError(f"not a Mahalanobis gate state: kind={state.get('kind')!r}")
-        if state.get("version") != _VERSION:
+        if state.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"unsupported gate state version {state.get('version')!r}")
         gate = cls()
         gate.mean_ = _to_numpy(state["mean"]).astype(np.float64)
@@ -142,12 +175,46 @@ class MahalanobisGate:
         gate.quantile_ = float(state["quantile"])
         gate.margin_ = float(state["margin"])
         gate.n_train_ = int(state["n_train"])
+        if state["version"] >= 2:
+            gate.quantile_distance_ = float(state["quantile_distance"])
+            gate.layers_ = tuple(str(name) for name in state["layers"])
         return gate
 
     def _require_fitted(self) -> tuple[np.ndarray, np.ndarray]:
         if self.mean_ is None or self.precision_ is None or self.threshold_ is None:
             raise RuntimeError("MahalanobisGate is not fitted; call fit() or from_state() first")
         return self.mean_, self.precision_
+
+
+def gap_margin(
+    gate: MahalanobisGate,
+    shifted_xrays: np.ndarray,
+    non_xrays: np.ndarray,
+    *,
+    xray_quantile: float = 0.995,
+    non_xray_quantile: float = 0.05,
+) -> float:
+    """The margin that puts the threshold midway (geometrically) between X-rays and non-X-rays.
+
+    ``shifted_xrays`` are feature rows of held-out X-rays under acquisition shifts the training
+    never simulated, ``non_xrays`` those of a reference set of other pictures. The new threshold
+    is sqrt(a * b), with a the ``xray_quantile`` of the X-rays' distances and b the
+    ``non_xray_quantile`` of the non-X-rays': as far from both as the two sets allow. The margin
+    is never below 1 (the gate is never made stricter than the training quantile), and it stays
+    1 when the two sets overlap (no gap to move into).
+    """
+    xray = gate.distance(shifted_xrays)
+    other = gate.distance(non_xrays)
+    if len(xray) == 0 or len(other) == 0:
+        raise ValueError("need at least one shifted X-ray and one non-X-ray")
+    other = other[np.isfinite(other)]  # non-finite features are refused whatever the threshold
+    if gate.quantile_distance_ is None or other.size == 0:
+        return 1.0
+    low = float(np.quantile(xray, xray_quantile))
+    high = float(np.quantile(other, non_xray_quantile))
+    if high <= low:
+        return 1.0
+    return max(1.0, float(np.sqrt(low * high)) / gate.quantile_distance_)
 
 
 def _as_matrix(features: np.ndarray, name: str) -> np.ndarray:

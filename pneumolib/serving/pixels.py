@@ -34,8 +34,11 @@ def luma_u8(rgb: np.ndarray) -> np.ndarray:
 
 def finish_array(
     arr: np.ndarray, bits: int, *, has_alpha: bool, notes: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(H, W[, C]) array of any integer or float type -> (gray, rgb) uint8.
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W[, C]) array of any integer or float type -> (gray, colour) uint8.
+
+    ``colour`` is the (H, W, 3) RGB picture for genuinely coloured input and None when the
+    image is grayscale (three equal channels included): ``gray`` then is the whole picture.
 
     8-bit data keeps its values; deeper data is min-max scaled (see the module docstring).
     """
@@ -60,11 +63,9 @@ def finish_array(
             f"{bits}-bit image rescaled to 8-bit (its darkest value to black, brightest to white)"
         )
     if arr.ndim == 2:
-        gray = stretch_to_uint8(arr) if deep else arr
-        return gray, np.repeat(gray[:, :, None], 3, axis=2)
+        return (stretch_to_uint8(arr) if deep else arr), None
     if channels_equal(arr):
-        gray = stretch_to_uint8(arr[..., 0]) if deep else arr[..., 0].copy()
-        return gray, np.repeat(gray[:, :, None], 3, axis=2)
+        return (stretch_to_uint8(arr[..., 0]) if deep else arr[..., 0].copy()), None
     notes.append("colour image converted to grayscale")
     if not deep:
         return luma_u8(arr), arr

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ import torch
 from pneumolib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from pneumolib.data.hashing import file_sha256
 from pneumolib.data.preprocess import canonical_image
+from pneumolib.explain.head import backbone_feature_map
 from pneumolib.inference import margin_logits, sigmoid, to_model_input
 from pneumolib.models.classifier import PneumoniaClassifier
+from pneumolib.models.taps import PooledLayerTap
 
 from .decode import DecodedImage
 from .errors import NotAChestXray
@@ -101,6 +104,8 @@ class Predictor:
         self.jpeg_quality = metadata.get("jpeg_quality")
         self.temperature = float(metadata["temperature"])
         self.operating_points: dict[str, dict[str, Any]] = dict(metadata["operating_points"])
+        # The gate reads the layers it was fitted on, in the same pass as the prediction.
+        self._gate_tap = PooledLayerTap(self.model, gate.layers_) if gate.layers_ else None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Predictor:
@@ -131,10 +136,9 @@ class Predictor:
         A broken explainer is logged here, at startup, and then only costs heatmaps, not predictions.
         """
         blank = np.zeros((self.image_size, self.image_size), np.uint8)
-        with torch.inference_mode():
-            self.model.features(to_model_input(blank[None]))
+        _, _, feature_map = self._score(blank)
         try:
-            heatmap_png(self.model, blank, 1, np.zeros((8, 8, 3), np.uint8))
+            heatmap_png(self.model, feature_map, self.image_size, 1, np.zeros((8, 8), np.uint8))
         except Exception:
             logger.exception("Grad-CAM does not work with this model; heatmaps will be unavailable")
 
@@ -155,10 +159,8 @@ class Predictor:
         if operating_point not in self.operating_points:
             raise ValueError(f"unknown operating point {operating_point!r}")
         canonical = self.model_input(image)
-        with torch.inference_mode():
-            features = self.model.features(to_model_input(canonical[None]))
-            logit = float(margin_logits(self.model.head(features))[0])
-        gate = GateResult(float(self.gate.distance(features.numpy())[0]), float(self.gate.threshold_))
+        logit, gate_features, feature_map = self._score(canonical)
+        gate = GateResult(float(self.gate.distance(gate_features)[0]), float(self.gate.threshold_))
         if not gate.passed and not allow_non_xray:
             raise NotAChestXray(gate_refusal(gate))
         probability = float(sigmoid(logit / self.temperature))
@@ -172,14 +174,24 @@ class Predictor:
         png = None
         if heatmap:
             try:
-                png = heatmap_png(self.model, canonical, 1 if label == LABELS[1] else 0,
-                                  image.rgb_display, heatmap_max_side)
+                png = heatmap_png(self.model, feature_map, self.image_size, 1 if label == LABELS[1] else 0,
+                                  image.display, heatmap_max_side)
             except Exception:  # an explanation failure must not cost the client its prediction
                 logger.exception("Grad-CAM heatmap failed")
                 notes.append("the heatmap could not be computed for this image; the prediction "
                              "itself is unaffected")
         return Prediction(label, probability, threshold, operating_point, gate,
                           gate_overridden=not gate.passed, heatmap_png=png, warnings=notes)
+
+    def _score(self, canonical: np.ndarray) -> tuple[float, np.ndarray, torch.Tensor]:
+        """One backbone pass for everything: the margin logit, the (1, D) features the gate
+        measures, and the last-stage feature map a heatmap starts from."""
+        with torch.no_grad(), (self._gate_tap.capture() if self._gate_tap else nullcontext()) as capture:
+            feature_map = backbone_feature_map(self.model, to_model_input(canonical[None]))
+            pooled = self.model.pool(feature_map).flatten(1)
+            logit = float(margin_logits(self.model.head(pooled))[0])
+        gate_features = capture.pooled() if capture is not None else pooled
+        return logit, gate_features.numpy(), feature_map
 
     def _notes(self, image: DecodedImage, label: str, probability: float, operating_point: str,
                gate: GateResult) -> list[str]:
@@ -213,18 +225,20 @@ def gate_refusal(gate: GateResult) -> str:
     )
 
 
-def heatmap_png(model: PneumoniaClassifier, canonical: np.ndarray, target_class: int,
+def heatmap_png(model: PneumoniaClassifier, feature_map: torch.Tensor, input_size: int, target_class: int,
                 display: np.ndarray, max_side: int = 0) -> bytes:
-    """Grad-CAM of ``target_class`` on the model input, drawn over the uploaded image, as PNG.
+    """Grad-CAM of ``target_class`` from the prediction's own feature map, over the upload, as PNG.
 
-    The square heatmap is stretched back onto the original image's own shape
-    (:mod:`pneumolib.explain.overlay`), so it lands where the model looked. A fresh explainer
-    per call keeps concurrent requests from sharing hooks; the parameters need no gradients
-    (only the feature map does), so concurrent calls never write shared ``.grad`` tensors.
+    Only the head runs backwards (:class:`pneumolib.explain.HeadGradCAM`): the backbone pass
+    was already paid for by the prediction. The square heatmap is stretched back onto the
+    original image's own shape (:mod:`pneumolib.explain.overlay`), so it lands where the model
+    looked. A fresh explainer per call keeps concurrent requests from sharing hooks; the
+    parameters need no gradients (only the feature map does), so concurrent calls never write
+    shared ``.grad`` tensors.
     """
-    from pneumolib.explain import create_explainer, overlay_png
+    from pneumolib.explain import HeadGradCAM, overlay_png
 
-    explanation = create_explainer(model).explain(canonical, target_class)
+    explanation = HeadGradCAM(model).explain_feature_maps(feature_map, input_size, target_class)
     return overlay_png(shrink_to_fit(display, max_side), explanation.heatmaps[0])
 
 

@@ -89,9 +89,11 @@ result.history.round(4)"""),
 
 `finalize_checkpoint` adds, from **val only**: a temperature (so the probabilities are
 calibrated), the two operating points (`screening`: the highest threshold that still catches
->= 99 % of val pneumonia; `balanced`: Youden's J), and the "not a chest X-ray" gate fitted on the
-training images' features. Notebooks 04-06 load this `model.pt` from the work folder (or, if you
-did not train, the model bundled with pneumolib)."""),
+>= 99 % of val pneumonia; `balanced`: Youden's J), and the "not a chest X-ray" gate: a distance
+on backbone features fitted on the training images (clean and augmented), with its threshold
+placed between val films under acquisition shifts (CLAHE, gamma, blur, rotation...) and a
+reference set of other pictures. Notebooks 04-06 load this `model.pt` from the work folder (or,
+if you did not train, the model bundled with pneumolib)."""),
         new_code_cell("""from pneumolib.training.finalize import finalize_checkpoint
 
 metadata = finalize_checkpoint(result.best_checkpoint, manifest, root, work_dir() / "model.pt",

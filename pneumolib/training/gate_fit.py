@@ -1,0 +1,113 @@
+"""Fit the not-a-chest-X-ray gate of a trained model (train and val data only).
+
+1. Features: the pooled outputs of the last three backbone stages
+   (:attr:`pneumolib.models.factory.Architecture.gate_layers`), read in the same forward pass
+   as the prediction.
+2. Gaussian: fitted on every training image three times, clean and in two training-style
+   augmented views, so it spans the variation the classifier was taught to tolerate.
+   Held-out (5-fold, views of an image kept together) distances give the 99.5 % quantile.
+3. Threshold: moved into the gap between validation films under acquisition shifts
+   (:mod:`pneumolib.training.acquisition_shifts`) and a reference set of non-X-rays
+   (:mod:`pneumolib.training.reference_non_xrays`), by :func:`pneumolib.serving.ood.gap_margin`.
+
+The test split is not read; ``scripts/measure_ood_gate.py`` reports on it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pneumolib.data.preprocess import canonical_image
+from pneumolib.inference import to_model_input
+from pneumolib.models.classifier import PneumoniaClassifier
+from pneumolib.models.taps import PooledLayerTap
+from pneumolib.serving.ood import MahalanobisGate, gap_margin
+from pneumolib.training.acquisition_shifts import ACQUISITION_SHIFTS
+from pneumolib.training.augment import AugmentConfig, augment_batch
+from pneumolib.training.reference_non_xrays import reference_non_xrays
+
+GATE_QUANTILE = 0.995
+AUGMENTED_VIEWS = 2
+
+
+@torch.no_grad()
+def gate_features(
+    model: PneumoniaClassifier,
+    images: np.ndarray,
+    layers: Sequence[str],
+    augment: AugmentConfig | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    desc: str = "gate features",
+) -> np.ndarray:
+    """Tapped features (N, D) of (N, S, S) uint8 images, optionally augmented once (seeded)."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    tap = PooledLayerTap(model, layers)
+    out = []
+    try:
+        for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False):
+            batch = to_model_input(images[start : start + batch_size], device)
+            if augment is not None:
+                batch = augment_batch(batch, generator, augment)
+            with tap.capture() as capture:
+                model.features(batch)
+            out.append(capture.pooled().cpu())
+    finally:
+        tap.remove()
+    return torch.cat(out).numpy()
+
+
+def fit_gate(
+    model: PneumoniaClassifier,
+    layers: Sequence[str],
+    train_images: np.ndarray,
+    val_images: np.ndarray,
+    val_originals: Sequence[np.ndarray],
+    image_size: int,
+    jpeg_quality: int | None,
+    augment: AugmentConfig,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> tuple[MahalanobisGate, dict[str, Any]]:
+    """The fitted gate and a summary of how it did on what placed it (for the checkpoint)."""
+    model.eval()
+    views = [gate_features(model, train_images, layers, device=device, progress=progress, desc="gate: train")]
+    views += [gate_features(model, train_images, layers, augment, seed=view, device=device, progress=progress,
+                            desc=f"gate: train, augmented view {view}") for view in range(1, AUGMENTED_VIEWS + 1)]
+    groups = np.tile(np.arange(len(train_images)), len(views))
+    gate = MahalanobisGate().fit(np.concatenate(views), quantile=GATE_QUANTILE, groups=groups, layers=tuple(layers))
+
+    def features_of(pixels: Sequence[np.ndarray], desc: str) -> np.ndarray:
+        canonical = np.stack([canonical_image(image, image_size, jpeg_quality) for image in pixels])
+        return gate_features(model, canonical, layers, device=device, progress=progress, desc=desc)
+
+    shifted = {name: features_of([shift(image) for image in val_originals], f"gate: val, {name}")
+               for name, shift in tqdm(ACQUISITION_SHIFTS.items(), desc="acquisition shifts",
+                                       disable=not progress, leave=False)}
+    reference = features_of([image for _, image in reference_non_xrays()], "gate: reference non-X-rays")
+    margin = gap_margin(gate, np.concatenate(list(shifted.values())), reference)
+    gate.set_margin(margin)
+
+    val = gate_features(model, val_images, layers, device=device, progress=progress, desc="gate: val")
+    summary = {
+        "method": "Mahalanobis distance on the pooled outputs of the last three backbone stages, "
+                  "Ledoit-Wolf covariance",
+        "layers": list(layers),
+        "fitted_on": f"{len(train_images)} training images, clean and in {AUGMENTED_VIEWS} augmented views",
+        "quantile": GATE_QUANTILE,
+        "margin": float(margin),
+        "margin_rule": "threshold midway (geometric mean) between the 99.5th percentile distance of val "
+                       "films under acquisition shifts and the 5th percentile of reference non-X-rays",
+        "val_accept_rate": float(gate.accepts(val).mean()),
+        "shifted_val_accept_rates": {name: float(gate.accepts(rows).mean()) for name, rows in shifted.items()},
+        "reference_non_xrays": int(len(reference)),
+        "reference_reject_rate": float((~gate.accepts(reference)).mean()),
+    }
+    return gate, summary
