@@ -32,11 +32,16 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(path: str | os.PathLike, model: PneumoniaClassifier, metadata: dict[str, Any], **extra: Any) -> Path:
     """Write weights + metadata (+ e.g. optimizer state for resuming) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"class_names": list(CLASS_NAMES), "package_version": __version__, **metadata}
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": metadata,
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+    return write_payload(path, payload)
+
+
+def write_payload(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Save a checkpoint dict (as :func:`read_checkpoint` returns it) atomically: never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, temporary)
     temporary.replace(path)
@@ -103,9 +108,4 @@ def bundle_checkpoint(source: str | os.PathLike, destination: str | os.PathLike 
     payload["metadata"] = {**payload["metadata"], "weights_dtype": "float16"}
     for key in ("optimizer", "scheduler"):
         payload.pop(key, None)
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_suffix(destination.suffix + ".tmp")
-    torch.save(payload, temporary)
-    temporary.replace(destination)
-    return destination
+    return write_payload(destination, payload)

@@ -98,6 +98,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate_gate(args: argparse.Namespace) -> int:
+    from pneumolib.training.site_calibration import GateCalibrationError, calibrate_gate_for_site, site_films
+
+    try:
+        result = calibrate_gate_for_site(args.checkpoint, site_films(args.films), args.out)
+    except GateCalibrationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for line in result.skipped:
+        print(f"skipped {line}")
+    print(f"{result.films} films: the gate passed {result.site_accept_before:.1%} of them before, "
+          f"{result.site_accept_after:.1%} now (margin {result.margin_before:.2f} -> {result.margin_after:.2f}); "
+          f"it still refuses {result.reference_reject_after:.1%} of the reference non-X-rays\nwrote {args.out}")
+    return 0
+
+
 def _bundle(args: argparse.Namespace) -> int:
     from pneumolib.checkpoint import BUNDLED_CHECKPOINT, bundle_checkpoint
 
@@ -165,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--manifest")
     evaluate.add_argument("--offline", action="store_true")
     evaluate.set_defaults(run=_evaluate)
+
+    site = commands.add_parser("calibrate-gate", help="re-place the X-ray gate's threshold with a new site's own films")
+    site.add_argument("checkpoint", help="a finalized checkpoint (e.g. the bundled one)")
+    site.add_argument("films", help="folder of the site's frontal chest X-rays (JPEG, PNG or DICOM; unlabelled)")
+    site.add_argument("out", help="where to write the re-calibrated checkpoint")
+    site.set_defaults(run=_calibrate_gate)
 
     bundle = commands.add_parser("bundle", help="store a finalised checkpoint (float16 weights) as the package's bundled model")
     bundle.add_argument("checkpoint")
