@@ -59,7 +59,10 @@ class PooledLayerTap:
 
     @contextmanager
     def capture(self) -> Iterator[Capture]:
-        """Record the tapped layers for the forward pass this thread runs inside the block (the last, if several)."""
+        """Record the tapped layers for the forward pass this thread runs inside the block.
+
+        With several passes inside one block, the last one's outputs are kept.
+        """
         capture = Capture(self.layers)
         self._local.capture = capture
         try:

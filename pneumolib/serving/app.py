@@ -87,8 +87,8 @@ def cpu_threads(torch_threads: int) -> Iterator[None]:
 
     PyTorch gets ``torch_threads`` per inference. NumPy's BLAS gets one thread: its only work
     here is tiny (the gate's feature vector times its precision matrix, a few hundred wide), and
-    idle BLAS threads spin-wait for the next call, taking the cores from the model (measured on 2 busy cores with
-    8 clients: 21 requests/s with OpenBLAS's default threads, 33 with one).
+    idle BLAS threads spin-wait for the next call, taking the cores from the model (measured on 2
+    busy cores with 8 clients: 21 requests/s with OpenBLAS's default threads, 33 with one).
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(torch_threads)

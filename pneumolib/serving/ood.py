@@ -186,33 +186,41 @@ class MahalanobisGate:
         return self.mean_, self.precision_
 
 
-def gap_margin(
+def gap_bounds(
     gate: MahalanobisGate,
-    shifted_xrays: np.ndarray,
+    xrays: np.ndarray,
     non_xrays: np.ndarray,
     *,
     xray_quantile: float = 0.995,
     non_xray_quantile: float = 0.05,
-) -> float:
+) -> tuple[float, float]:
+    """(a, b): the ``xray_quantile`` of the X-rays' distances and the ``non_xray_quantile`` of
+    the non-X-rays' (finite ones only: non-finite features are refused whatever the threshold;
+    inf when there is none). There is a gap to place a threshold in when a < b."""
+    xray = gate.distance(xrays)
+    other = gate.distance(non_xrays)
+    if len(xray) == 0 or len(other) == 0:
+        raise ValueError("need at least one X-ray and one non-X-ray")
+    other = other[np.isfinite(other)]
+    high = float(np.quantile(other, non_xray_quantile)) if other.size else float("inf")
+    return float(np.quantile(xray, xray_quantile)), high
+
+
+def gap_margin(gate: MahalanobisGate, shifted_xrays: np.ndarray, non_xrays: np.ndarray, **quantiles: float) -> float:
     """The margin that puts the threshold midway (geometrically) between X-rays and non-X-rays.
 
     ``shifted_xrays`` are feature rows of held-out X-rays under acquisition shifts the training
     never simulated, ``non_xrays`` those of a reference set of other pictures. The new threshold
-    is sqrt(a * b), with a the ``xray_quantile`` of the X-rays' distances and b the
-    ``non_xray_quantile`` of the non-X-rays': as far from both as the two sets allow. The margin
-    is never below 1 (the gate is never made stricter than the training quantile), and it stays
-    1 when the two sets overlap (no gap to move into).
+    is sqrt(a * b) with (a, b) from :func:`gap_bounds`: as far from both as the two sets allow.
+    The margin is never below 1 (the gate is never made stricter than the training quantile),
+    and it stays 1 when there is no gap to move into.
     """
-    xray = gate.distance(shifted_xrays)
-    other = gate.distance(non_xrays)
-    if len(xray) == 0 or len(other) == 0:
-        raise ValueError("need at least one shifted X-ray and one non-X-ray")
-    other = other[np.isfinite(other)]  # non-finite features are refused whatever the threshold
-    if gate.quantile_distance_ is None or other.size == 0:
-        return 1.0
-    low = float(np.quantile(xray, xray_quantile))
-    high = float(np.quantile(other, non_xray_quantile))
-    if high <= low:
+    return margin_between(gate, *gap_bounds(gate, shifted_xrays, non_xrays, **quantiles))
+
+
+def margin_between(gate: MahalanobisGate, low: float, high: float) -> float:
+    """The margin (>= 1) that puts the threshold at sqrt(low * high); 1 when low >= high or high is inf."""
+    if gate.quantile_distance_ is None or not low < high < float("inf"):
         return 1.0
     return max(1.0, float(np.sqrt(low * high)) / gate.quantile_distance_)
 

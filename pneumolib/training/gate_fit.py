@@ -64,6 +64,34 @@ def gate_features(
     return torch.cat(out).numpy()
 
 
+def pixel_features(
+    model: PneumoniaClassifier,
+    pixels: Sequence[np.ndarray],
+    layers: Sequence[str],
+    image_size: int,
+    jpeg_quality: int | None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    desc: str = "gate features",
+) -> np.ndarray:
+    """Tapped features of (H, W) uint8 images of any size, preprocessed as the service does."""
+    canonical = np.stack([canonical_image(image, image_size, jpeg_quality) for image in pixels])
+    return gate_features(model, canonical, layers, device=device, progress=progress, desc=desc)
+
+
+def reference_features(
+    model: PneumoniaClassifier,
+    layers: Sequence[str],
+    image_size: int,
+    jpeg_quality: int | None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> np.ndarray:
+    """Tapped features of the reference non-X-rays (:mod:`pneumolib.training.reference_non_xrays`)."""
+    return pixel_features(model, [image for _, image in reference_non_xrays()], layers, image_size, jpeg_quality,
+                          device, progress, "gate: reference non-X-rays")
+
+
 def fit_gate(
     model: PneumoniaClassifier,
     layers: Sequence[str],
@@ -84,14 +112,11 @@ def fit_gate(
     groups = np.tile(np.arange(len(train_images)), len(views))
     gate = MahalanobisGate().fit(np.concatenate(views), quantile=GATE_QUANTILE, groups=groups, layers=tuple(layers))
 
-    def features_of(pixels: Sequence[np.ndarray], desc: str) -> np.ndarray:
-        canonical = np.stack([canonical_image(image, image_size, jpeg_quality) for image in pixels])
-        return gate_features(model, canonical, layers, device=device, progress=progress, desc=desc)
-
-    shifted = {name: features_of([shift(image) for image in val_originals], f"gate: val, {name}")
+    shifted = {name: pixel_features(model, [shift(image) for image in val_originals], layers, image_size,
+                                    jpeg_quality, device, progress, f"gate: val, {name}")
                for name, shift in tqdm(ACQUISITION_SHIFTS.items(), desc="acquisition shifts",
                                        disable=not progress, leave=False)}
-    reference = features_of([image for _, image in reference_non_xrays()], "gate: reference non-X-rays")
+    reference = reference_features(model, layers, image_size, jpeg_quality, device, progress)
     margin = gap_margin(gate, np.concatenate(list(shifted.values())), reference)
     gate.set_margin(margin)
 

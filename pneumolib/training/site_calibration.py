@@ -29,9 +29,8 @@ from pneumolib.checkpoint import load_checkpoint, read_checkpoint, write_payload
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.serving.decode import decode_upload
 from pneumolib.serving.errors import UploadError
-from pneumolib.serving.ood import MahalanobisGate, gap_margin
-from pneumolib.training.gate_fit import gate_features
-from pneumolib.training.reference_non_xrays import reference_non_xrays
+from pneumolib.serving.ood import MahalanobisGate, gap_bounds, margin_between
+from pneumolib.training.gate_fit import gate_features, reference_features
 
 SITE_SUFFIXES = (".jpeg", ".jpg", ".png", ".dcm", ".dicom")
 MIN_SITE_FILMS = 20
@@ -96,12 +95,9 @@ def calibrate_gate_for_site(
                                    "(a few hundred give a steadier threshold).")
 
     site = gate_features(model, np.stack(canonical), gate.layers_, progress=progress, desc="gate: site films")
-    reference_images = [canonical_image(image, size, quality) for _, image in reference_non_xrays()]
-    reference = gate_features(model, np.stack(reference_images), gate.layers_, progress=progress,
-                              desc="gate: reference non-X-rays")
+    reference = reference_features(model, gate.layers_, size, quality, progress=progress)
     margin_before, accept_before = gate.margin_, float(gate.accepts(site).mean())
-    site_far = float(np.quantile(gate.distance(site), SITE_QUANTILE))
-    reference_near = float(np.quantile(gate.distance(reference), 0.05))
+    site_far, reference_near = gap_bounds(gate, site, reference, xray_quantile=SITE_QUANTILE)
     if reference_near <= site_far:
         raise GateCalibrationError(
             f"These films lie as far from the training films as the reference non-X-rays do (99.5th "
@@ -109,7 +105,7 @@ def calibrate_gate_for_site(
             "non-X-rays), so the gate cannot be loosened for them without letting photos and documents "
             "through. Check that they are frontal chest X-rays; if they are, the model needs training "
             "data from this site. The checkpoint was not changed.")
-    gate.set_margin(max(margin_before, gap_margin(gate, site, reference, xray_quantile=SITE_QUANTILE)))
+    gate.set_margin(max(margin_before, margin_between(gate, site_far, reference_near)))
 
     result = SiteCalibration(
         films=len(canonical), skipped=skipped, margin_before=float(margin_before), margin_after=float(gate.margin_),
