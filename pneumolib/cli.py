@@ -11,9 +11,10 @@ from pneumolib.config import active_profile, work_dir
 
 
 def _manifest(args: argparse.Namespace) -> int:
-    from pneumolib.data.manifest import build_manifest, default_manifest_path, write_manifest
+    from pneumolib.data.manifest import build_manifest, default_manifest_path, load_manifest, write_manifest
 
-    build = build_manifest(args.data, max_per_folder=args.max_per_folder, download=not args.offline)
+    reference = None if args.resplit or not default_manifest_path().is_file() else load_manifest()
+    build = build_manifest(args.data, max_per_folder=args.max_per_folder, download=not args.offline, reference=reference)
     out = Path(args.out) if args.out else default_manifest_path()
     write_manifest(build.manifest, out)
     problems = out.with_name(out.stem + "_problems.csv")
@@ -40,7 +41,8 @@ def _train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {
         "architecture": args.architecture, "epochs": args.epochs, "image_size": args.image_size,
         "batch_size": args.batch_size, "learning_rate": args.lr, "weights_path": args.weights,
-        "init_checkpoint": args.init_from, "warmup_epochs": args.warmup_epochs,
+        "init_checkpoint": args.init_from, "warmup_epochs": args.warmup_epochs, "patience": args.patience,
+        "seed": args.seed,
     }.items() if v is not None}
     config = TrainConfig(epochs=profile.epochs, image_size=profile.image_size, batch_size=profile.batch_size,
                          max_images_per_split=profile.max_images_per_split)
@@ -54,6 +56,34 @@ def _train(args: argparse.Namespace) -> int:
     result = train(config, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
                    out, cache_dir=work_dir() / "cache", resume=not args.restart, device=args.device)
     print(f"best epoch {result.best_epoch}: val AUC {result.best_val_auc:.4f}\nbest checkpoint: {result.best_checkpoint}")
+    return 0
+
+
+def _select(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+
+    from pneumolib.data.locate import find_dataset_root
+    from pneumolib.data.manifest import load_manifest
+    from pneumolib.evaluation.selection import compare_candidates
+
+    names = args.names.split(",") if args.names else None
+    if names and len(names) != len(args.checkpoints):
+        print(f"error: {len(names)} names for {len(args.checkpoints)} checkpoints", file=sys.stderr)
+        return 2
+    selection = compare_candidates(args.checkpoints, load_manifest(args.manifest),
+                                   find_dataset_root(args.data, download=not args.offline), names=names,
+                                   max_images=active_profile().max_images_per_split, cache_dir=work_dir() / "cache",
+                                   lung_share=not args.no_lung_share)
+    out = Path(args.out) if args.out else work_dir() / "selection.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"decision": selection.decision, "chosen": selection.chosen.path,
+                               "candidates": selection.table.to_dict(orient="records"),
+                               "stress": {r["candidate"]: t for r, t in selection.stress_tables()}}, indent=1))
+    print(f"wrote {out}")
+    if args.chosen_out:
+        shutil.copyfile(selection.chosen.path, args.chosen_out)
+        print(f"copied {selection.chosen.path} to {args.chosen_out}")
     return 0
 
 
@@ -81,9 +111,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     checkpoint, source = find_checkpoint(args.checkpoint)
     print(f"checkpoint: {checkpoint} ({source})")
     profile = active_profile()
+    from pneumolib.evaluation.test_access import access_log_path
+
+    log = access_log_path(project=args.update_docs)
     result = evaluate_checkpoint(checkpoint, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
                                  n_resamples=profile.bootstrap_resamples, max_images=profile.max_images_per_split,
-                                 cache_dir=work_dir() / "cache")
+                                 cache_dir=work_dir() / "cache", purpose=args.why, test_log=log)
+    print(f"this look at the test split is recorded in {log}")
     out = Path(args.out) if args.out else work_dir() / "evaluation" / "report.json"
     write_report(result.report, out)
     for split, table in result.predictions.items():
@@ -143,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--out", help="where to write the manifest (default: the repository's data_manifest.csv)")
     manifest.add_argument("--max-per-folder", type=int, help="only the first N files of each folder (a quick look)")
     manifest.add_argument("--offline", action="store_true", help="never try to download")
+    manifest.add_argument("--resplit", action="store_true",
+                          help="assign the split from the split policy instead of taking it from the committed manifest")
     manifest.set_defaults(run=_manifest)
 
     train = commands.add_parser("train", help="fine-tune an EfficientNet on the manifest's train split")
@@ -158,12 +194,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
+    train.add_argument("--patience", type=int, help="stop after this many epochs without a better val AUC (default 6)")
+    train.add_argument("--seed", type=int)
     train.add_argument("--border-erase", type=float, help="probability per side of blanking a band along the film's edge (default 0.6; 0 turns it off)")
     train.add_argument("--border-fraction", type=float, default=0.2, help="widest band, as a fraction of the side")
     train.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     train.add_argument("--restart", action="store_true", help="ignore last.pt and start over")
     train.add_argument("--offline", action="store_true", help="never try to download the dataset")
     train.set_defaults(run=_train)
+
+    select = commands.add_parser("select", help="choose among checkpoints on val and stress val by the fixed selection rule")
+    select.add_argument("checkpoints", nargs="+", help="candidate checkpoints (e.g. epochs/epoch_13.pt ... best.pt)")
+    select.add_argument("--names", help="comma-separated names for the candidates (default: file names)")
+    select.add_argument("--out", help="selection record JSON (default: <work dir>/selection.json)")
+    select.add_argument("--chosen-out", help="copy the chosen checkpoint here")
+    select.add_argument("--no-lung-share", action="store_true", help="skip the Grad-CAM lung share (faster)")
+    select.add_argument("--data")
+    select.add_argument("--manifest")
+    select.add_argument("--offline", action="store_true")
+    select.set_defaults(run=_select)
 
     finalize = commands.add_parser("finalize", help="add temperature, operating points and the X-ray gate (val/train only)")
     finalize.add_argument("checkpoint", help="best.pt from training")
@@ -176,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="report on the official test split (metrics, intervals, calibration)")
     evaluate.add_argument("checkpoint", nargs="?", help="default: $PNEUMO_CHECKPOINT, the work folder's model, or the bundled one")
     evaluate.add_argument("--out", help="report JSON (default: <work dir>/evaluation/report.json)")
-    evaluate.add_argument("--update-docs", action="store_true", help="rewrite the results sections of README.md and MODEL_CARD.md")
+    evaluate.add_argument("--update-docs", action="store_true",
+                          help="rewrite the results sections of README.md and MODEL_CARD.md (and log to docs/test_split_access.csv)")
+    evaluate.add_argument("--why", default="evaluate", help="why the test split is read: goes into the test-split access log")
     evaluate.add_argument("--data")
     evaluate.add_argument("--manifest")
     evaluate.add_argument("--offline", action="store_true")

@@ -12,7 +12,7 @@ from pneumolib.evaluation.report import write_report
 from pneumolib.evaluation.run import evaluate_checkpoint, update_documents, val_test_gap
 from pneumolib.models import ARCHITECTURES
 from pneumolib.serving.ood import MahalanobisGate
-from pneumolib.training.acquisition_shifts import ACQUISITION_SHIFTS
+from pneumolib.data.shifts import ACQUISITION_SHIFTS
 from pneumolib.training.finalize import finalize_checkpoint
 from pneumolib.training.trainer import TrainConfig, train
 

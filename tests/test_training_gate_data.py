@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumolib.training.acquisition_shifts import ACQUISITION_SHIFTS
+from pneumolib.data.shifts import ACQUISITION_SHIFTS
 from pneumolib.training.reference_non_xrays import reference_non_xrays
 
 

@@ -77,12 +77,17 @@ def build_manifest(
     max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE,
     progress: bool = True,
     download: bool = True,
+    reference: pd.DataFrame | None = None,
 ) -> ManifestBuild:
     """Scan the dataset, hash every image, find duplicates and assign the patient-level split.
 
     ``max_per_folder`` keeps the first N files (by name) of each split/label folder: the quick
     profile's subset, same code. A file that cannot be decoded is listed in ``problems`` and left
     out with a warning; it never stops the scan.
+
+    With a ``reference`` manifest (the CLI passes the committed one) every file it knows keeps
+    its reference split (:func:`adopt_reference_split`); without one, the split policy of
+    :mod:`pneumolib.data.split` assigns it from scratch.
     """
     root = find_dataset_root(root, download=download)
     forms = _source_forms(root)
@@ -113,6 +118,8 @@ def build_manifest(
     groups = connected_groups(len(manifest), [(p.first, p.second) for p in pairs])
     manifest["dup_group"] = [f"dup{g:04d}" if g >= 0 else "" for g in groups]
     manifest = manifest.join(assign_splits(manifest))[COLUMNS]
+    if reference is not None:
+        manifest = adopt_reference_split(manifest, reference)
     pair_table = pd.DataFrame(
         [(manifest.at[p.first, "path"], manifest.at[p.second, "path"], p.distance, p.kind) for p in pairs],
         columns=["path_a", "path_b", "distance", "kind"],
@@ -121,6 +128,51 @@ def build_manifest(
     for path, problem, detail in problems:
         warnings.warn(f"{path}: {problem} ({detail})", stacklevel=2)
     return ManifestBuild(root, manifest.reset_index(drop=True), problem_table, pair_table)
+
+
+class DuplicateGroupsDiffer(UserWarning):
+    """A copy's duplicate search grouped files differently from the reference manifest."""
+
+
+def _group_pairs(manifest: pd.DataFrame, paths: set[str]) -> set[tuple[str, str]]:
+    """Every pair of ``paths`` that one duplicate group joins."""
+    rows = manifest[manifest["path"].isin(paths) & manifest["dup_group"].ne("")]
+    pairs = set()
+    for _, group in rows.groupby("dup_group"):
+        members = sorted(group["path"])
+        pairs.update((a, b) for i, a in enumerate(members) for b in members[i + 1:])
+    return pairs
+
+
+def adopt_reference_split(manifest: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Give every file the reference knows its reference split; compare the duplicate groups.
+
+    The reference (the committed ``data_manifest.csv``) is the project's split: whoever rebuilds
+    the manifest, from Kaggle's originals or another copy, trains and tests on the same images.
+    Duplicate search on a differently encoded copy can find other near-duplicate pairs; that is
+    reported (with the pairs that would now straddle two splits), never silently re-split.
+    Files the reference does not know keep the split the policy gave them.
+    """
+    known = manifest["path"].isin(set(reference["path"]))
+    by_path = reference.set_index("path")
+    manifest = manifest.copy()
+    for column in ("split", "split_note"):
+        manifest.loc[known, column] = manifest.loc[known, "path"].map(by_path[column])
+    common = set(manifest.loc[known, "path"])
+    ours, theirs = _group_pairs(manifest, common), _group_pairs(reference, common)
+    if ours != theirs:
+        split_of = dict(zip(manifest["path"], manifest["split"]))
+        straddling = sorted(p for p in ours - theirs if split_of[p[0]] != split_of[p[1]])
+        warnings.warn(
+            f"this copy's duplicate search found {len(ours - theirs)} duplicate pairs the reference manifest does "
+            f"not have and missed {len(theirs - ours)} of its pairs; the reference split is kept"
+            + (f". {len(straddling)} new pairs join two splits, e.g. {straddling[:3]}: check them by eye"
+               if straddling else ""),
+            DuplicateGroupsDiffer, stacklevel=2)
+    if (~known).any():
+        warnings.warn(f"{int((~known).sum())} files are not in the reference manifest: their split comes from the "
+                      "split policy, not from the reference", stacklevel=2)
+    return manifest
 
 
 def write_manifest(manifest: pd.DataFrame, path: str | os.PathLike) -> Path:

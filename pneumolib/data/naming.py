@@ -4,6 +4,13 @@ The Kermany release encodes the patient in the file name, and that is the only p
 information it has. Splitting by patient (not by image) needs it, because one child can have
 several radiographs and they look far more alike than two children's do.
 
+Pneumonia patients are keyed ``personN_bacteria`` / ``personN_virus``, not ``personN``: in the
+release, image numbers are counted per subtype (874 image numbers occur under both subtypes),
+979 of 1,674 person numbers carry both subtypes (implausible for the same children), and none of
+the 170 person numbers found in both the official train and test splits shares a subtype across
+them. The person number is most likely a counter kept per subtype folder, so ``person7_bacteria``
+and ``person7_virus`` are two different children. (Notebook 02 shows these counts.)
+
 Naming forms seen in the release:
 
 * ``person1_bacteria_1.jpeg``, ``person1_virus_6.jpeg`` (and once ``person1_virus_6_1.jpeg``)
@@ -26,6 +33,7 @@ class ParsedName:
 
     patient_id: str
     subtype: str  # "bacteria", "virus", or "" for normal images
+    person_number: str = ""  # ``personN`` for pneumonia names: shared by two subtypes, not a patient
 
 
 class UnrecognisedFileName(ValueError):
@@ -40,7 +48,8 @@ def parse_file_name(name: str) -> ParsedName:
     """
     match = _PNEUMONIA.match(name)
     if match:
-        return ParsedName(patient_id=match.group(1).lower(), subtype=match.group(2).lower())
+        person, subtype = match.group(1).lower(), match.group(2).lower()
+        return ParsedName(patient_id=f"{person}_{subtype}", subtype=subtype, person_number=person)
     match = _NORMAL.match(name)
     if match:
         return ParsedName(patient_id=match.group(1).upper(), subtype="")

@@ -7,12 +7,18 @@ Policy (see notebook 02 for the why):
 * images are grouped into *units*: all images of a patient, joined with every image that is a
   duplicate of one of them (a duplicate under another patient id is treated as the same child);
 * training-pool units that share a patient or a duplicate with the test split are *excluded*
-  from training, so no child is graded on films the model has seen;
+  from training, so no child is graded on films the model has seen (with patients keyed as
+  :mod:`pneumolib.data.naming` explains, none are in this release);
 * ``val`` takes whole units, per label, until it holds ``val_fraction`` of that label's images,
-  drawing units whose images are all original-form first, then the most original ones (the
-  test split is all original-form, so such a val split resembles it);
+  in draw order;
 * the draw order is a sha256 of the seed and the unit key: deterministic on every machine and
   every library version.
+
+The split reads only what every copy of the release shares: file names (patient, label,
+subtype), the official split, and the duplicate groups. Nothing copy-specific (file sizes,
+encodings, a copy's own metadata) takes part, so the Kaggle originals and a re-encoded copy get
+the same split. :func:`pneumolib.data.manifest.build_manifest` takes the split of every file the
+committed manifest knows from it, and says so when a copy's duplicate search finds other groups.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import hashlib
 import pandas as pd
 
 VAL_FRACTION = 0.10
-SPLIT_SEED = "pneumolib-split-v1"
+SPLIT_SEED = "pneumolib-split-v2"
 EXCLUDED = "excluded"
 TEST_LEAK_REASON = "shares a patient or duplicate with the official test split"
 
@@ -55,12 +61,11 @@ def assign_splits(
     manifest: pd.DataFrame,
     val_fraction: float = VAL_FRACTION,
     seed: str = SPLIT_SEED,
-    prefer_original_form: bool = True,
 ) -> pd.DataFrame:
     """Return ``split`` and ``split_note`` columns for a manifest.
 
-    Needs the columns ``official_split``, ``label``, ``patient_id``, ``dup_group`` and
-    (optionally) ``source_form``.
+    Needs the columns ``official_split``, ``label``, ``patient_id`` and ``dup_group``; no other
+    column is read, so the split is the same on every copy of the data.
     """
     if not 0.0 < val_fraction < 0.5:
         raise ValueError(f"val_fraction must be in (0, 0.5), got {val_fraction}")
@@ -77,17 +82,11 @@ def assign_splits(
 
     pool = manifest[~is_test & ~leaked]
     pool_units = units[pool.index]
-    forms = pool["source_form"] if "source_form" in pool else pd.Series("original", index=pool.index)
     chosen: set[str] = set()
     for _, images in pool.groupby("label"):
         target = round(val_fraction * len(images))
-        label_units = pool_units[images.index]
-        sizes = label_units.value_counts()
-        original_share = forms[images.index].eq("original").groupby(label_units).mean()
-        if prefer_original_form:  # all-original units first, then the most original, each in draw order
-            order = sorted(sizes.index, key=lambda u: (-original_share[u], _draw_order(u, seed)))
-        else:
-            order = sorted(sizes.index, key=lambda u: _draw_order(u, seed))
+        sizes = pool_units[images.index].value_counts()
+        order = sorted(sizes.index, key=lambda u: _draw_order(u, seed))
         taken = 0
         for unit in order:
             if taken >= target:

@@ -43,7 +43,7 @@ class OperatingPoint:
         return asdict(self)
 
 
-def _rates(y: np.ndarray, prob: np.ndarray, threshold: float) -> tuple[float, float]:
+def point_rates(y: np.ndarray, prob: np.ndarray, threshold: float) -> tuple[float, float]:
     positives, negatives = prob[y == 1], prob[y == 0]
     sens = float(np.mean(positives >= threshold)) if positives.size else float("nan")
     spec = float(np.mean(negatives < threshold)) if negatives.size else float("nan")
@@ -117,7 +117,7 @@ def choose_operating_points(
         chosen["argmax"] = (ARGMAX_THRESHOLD, "fixed 0.5, the argmax of the two classes")
     points = {}
     for name, (threshold, rule) in chosen.items():
-        sens, spec = _rates(y, prob, threshold)
+        sens, spec = point_rates(y, prob, threshold)
         points[name] = OperatingPoint(name, threshold, sens, spec, rule)
     return points
 

@@ -4,9 +4,11 @@ One function computes every number the README and model card quote, from validat
 test predictions tables, so that documents are rendered from a single saved report rather
 than assembled by hand. Order of work, and why:
 
-1. fit the temperature on validation logits (test data never tunes anything);
-2. choose the operating points on *calibrated* validation probabilities;
-3. apply both, unchanged, to the test set and attach patient-bootstrap intervals.
+1. take the temperature and operating points the checkpoint was finalised with
+   (:mod:`pneumolib.training.finalize`, on val + stress val), or, for predictions without a
+   finalised checkpoint behind them, fit the temperature on validation logits and choose the
+   operating points on *calibrated* validation probabilities (test data never tunes anything);
+2. apply both, unchanged, to the test set and attach patient-bootstrap intervals.
 
 Predictions tables need ``label``, ``logit`` and ``patient_id``; ``subtype`` is optional.
 The raw ``prob`` column is not trusted: probabilities are recomputed from ``logit``.
@@ -49,9 +51,12 @@ from pneumolib.evaluation.metrics import (
     threshold_metric,
 )
 from pneumolib.evaluation.operating_points import (
+    ARGMAX_THRESHOLD,
     DEFAULT_SENSITIVITY_TARGET,
+    OperatingPoint,
     choose_operating_points,
     logit_threshold,
+    point_rates,
 )
 
 __all__ = [
@@ -128,6 +133,18 @@ def _calibration_scores(y: np.ndarray, prob: np.ndarray, n_bins: int) -> dict[st
     }
 
 
+def stored_operating_points(stored: Mapping[str, Mapping[str, Any]], y_val: np.ndarray,
+                            p_val: np.ndarray) -> dict[str, OperatingPoint]:
+    """A finalised checkpoint's operating points (plus the argmax rule), with their clean-val rates."""
+    chosen = {name: (float(point["threshold"]), str(point.get("rule", ""))) for name, point in stored.items()}
+    chosen.setdefault("argmax", (ARGMAX_THRESHOLD, "fixed 0.5, the argmax of the two classes"))
+    points = {}
+    for name, (threshold, rule) in chosen.items():
+        sensitivity, specificity = point_rates(y_val, p_val, threshold)
+        points[name] = OperatingPoint(name, threshold, sensitivity, specificity, rule)
+    return points
+
+
 def build_report(
     val: pd.DataFrame,
     test: pd.DataFrame,
@@ -139,11 +156,14 @@ def build_report(
     seed: int = 0,
     n_bins: int = 15,
     progress: bool | None = None,
+    finalized: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Operating points and temperature from ``val``; metrics with intervals on ``test``.
 
     Returns a JSON-serialisable dict (see :func:`write_report`); undefined values are None.
     ``calibrate=False`` keeps ``T = 1``, i.e. thresholds on the raw softmax probability.
+    ``finalized`` (a finalised checkpoint's metadata) supplies the temperature and the operating
+    points instead: they were decided once, in ``finalize``, and are only read here.
     """
     check_predictions(val, "validation")
     check_predictions(test, "test")
@@ -151,11 +171,19 @@ def build_report(
     y_test, z_test = test["label"].to_numpy(dtype=np.int64), test["logit"].to_numpy(dtype=np.float64)
     groups = _patients(test)
 
-    temperature = fit_temperature(z_val, y_val) if calibrate else 1.0
+    if finalized is not None:
+        temperature = float(finalized["temperature"])
+        fitted_on = finalized.get("calibrated_on", "validation")
+    else:
+        temperature = fit_temperature(z_val, y_val) if calibrate else 1.0
+        fitted_on = "validation" if calibrate else None
     p_val_raw, p_test_raw = apply_temperature(z_val, 1.0), apply_temperature(z_test, 1.0)
     p_val, p_test = apply_temperature(z_val, temperature), apply_temperature(z_test, temperature)
 
-    points = choose_operating_points(y_val, p_val, sensitivity_target=sensitivity_target)
+    if finalized is not None:
+        points = stored_operating_points(finalized["operating_points"], y_val, p_val)
+    else:
+        points = choose_operating_points(y_val, p_val, sensitivity_target=sensitivity_target)
     boot = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed, "progress": progress}
 
     metrics: dict[str, WeightedMetric] = {"roc_auc": roc_auc_metric()}
@@ -211,7 +239,7 @@ def build_report(
         "data": {"validation": _summary(val), "test": test_summary},
         "calibration": {
             "temperature": temperature,
-            "fitted_on": "validation" if calibrate else None,
+            "fitted_on": fitted_on,
             "n_bins": n_bins,
             "ece_mode": "top_label",
             "validation": {

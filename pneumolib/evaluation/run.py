@@ -1,19 +1,17 @@
 """Evaluate a checkpoint end to end: predictions on val and test, the report, the documents.
 
-This is the only place that reads the official test split, and it only reports on it: the
-temperature and the operating points come from val (and must equal those the checkpoint was
-finalised with, which is checked).
+It reads the official test split and only reports on it: the temperature and the operating
+points are the ones the checkpoint was finalised with (on val and stress val). Every call is a
+look at the test split and is written to the access log (:mod:`pneumolib.evaluation.test_access`).
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -23,6 +21,7 @@ from pneumolib.evaluation.calibration import apply_temperature
 from pneumolib.evaluation.markers import update_marked_file
 from pneumolib.evaluation.markdown import render_model_card_results, render_readme_results
 from pneumolib.evaluation.report import build_report
+from pneumolib.evaluation.test_access import record_test_access
 from pneumolib.evaluation.training_card import render_training_section
 from pneumolib.inference import predict_logits, sigmoid
 from pneumolib.data.hashing import file_sha256
@@ -58,19 +57,18 @@ def predictions_table(model: torch.nn.Module, metadata: dict[str, Any], manifest
 def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, data_root: str | os.PathLike, *,
                         n_resamples: int = 2000, max_images: int | None = None,
                         cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                        progress: bool = True) -> Evaluation:
+                        progress: bool = True, purpose: str = "evaluate",
+                        test_log: str | os.PathLike | None = None) -> Evaluation:
+    """Score val and test, build the report, and record the look at test in the access log."""
     model, metadata = load_checkpoint(checkpoint, device)
     metadata = {**metadata, "history": read_checkpoint(checkpoint).get("history", [])}
     tables = {split: predictions_table(model, metadata, manifest, split, data_root, max_images, cache_dir, device, progress)
               for split in ("val", "test")}
-    report = build_report(tables["val"], tables["test"], n_resamples=n_resamples, progress=progress)
+    record_test_access(checkpoint, purpose, len(tables["test"]), test_log)
+    finalized = metadata if "temperature" in metadata and "balanced" in metadata.get("operating_points", {}) else None
+    report = build_report(tables["val"], tables["test"], n_resamples=n_resamples, progress=progress, finalized=finalized)
     for table in tables.values():
         table["prob_calibrated"] = apply_temperature(table["logit"].to_numpy(), report["calibration"]["temperature"])
-    stored = metadata.get("operating_points", {})
-    for name, point in report["operating_points"].items():
-        if name in stored and not np.isclose(stored[name]["threshold"], point["threshold"], atol=1e-6):
-            warnings.warn(f"operating point {name!r}: checkpoint threshold {stored[name]['threshold']:.6f} differs from the "
-                          f"one recomputed on val ({point['threshold']:.6f}); was the checkpoint finalised on another split?")
     report["model"] = {
         "checkpoint": Path(checkpoint).name,
         "sha256": file_sha256(checkpoint),

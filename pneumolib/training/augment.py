@@ -11,6 +11,15 @@ collimator edge live there, and a model that can read them learns which machine 
 film instead of what the lungs show. Measured on val (scripts/compare_on_val.py): without it,
 the heatmaps of pneumonia films put 39 % of their mass in the corners (a uniform map: 25 %);
 with it, 16 %, for the same val ROC AUC within 0.0005.
+
+Geometry that must not carry the label. In this data the film's shape is a label shortcut: among
+original-size films, pneumonia films are wider (median width/height about 1.5) than normal ones
+(about 1.21), and squashing a film to the square input turns that into "narrow anatomy =
+pneumonia". So the geometric step stretches x and y independently (``aspect_range``), zooms in
+(a narrower field of view) and out (the film on a margin, filled with the film's edge, black or
+white, as scanners and viewers do), which makes width, framing and collimation uninformative for
+both classes. Acquisition shifts (contrast, gamma, histogram equalisation, resolution, noise)
+do the same for exposure and post-processing.
 """
 
 from __future__ import annotations
@@ -24,23 +33,41 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    max_rotation_degrees: float = 7.0
-    scale_range: tuple[float, float] = (0.9, 1.1)
-    max_translate: float = 0.05  # fraction of the image side
+    max_rotation_degrees: float = 10.0
+    scale_range: tuple[float, float] = (0.8, 1.25)  # < 1: the film on a margin; > 1: a narrower field of view
+    aspect_range: tuple[float, float] = (0.7, 1.43)  # x stretch / y stretch, log-uniform
+    max_translate: float = 0.08  # fraction of the image side
+    margin_black_probability: float = 0.3  # what fills the margin: black, white, else the film's edge
+    margin_white_probability: float = 0.15
     brightness: float = 0.1
-    contrast: tuple[float, float] = (0.8, 1.2)
-    gamma: tuple[float, float] = (0.8, 1.25)
+    contrast: tuple[float, float] = (0.7, 1.3)
+    gamma: tuple[float, float] = (0.6, 1.6)
+    equalize_probability: float = 0.2  # global histogram equalisation, as some viewers export
     blur_probability: float = 0.3  # resolution loss: down- then up-sampling
-    blur_scale_range: tuple[float, float] = (0.4, 0.9)
+    blur_scale_range: tuple[float, float] = (0.3, 0.9)
     noise_probability: float = 0.2
-    max_noise_std: float = 0.03
+    max_noise_std: float = 0.04
     border_erase_probability: float = 0.6  # per side
     max_border_fraction: float = 0.2
 
     @classmethod
     def from_dict(cls, values: dict) -> AugmentConfig:
-        """From a checkpoint's or config's plain dict (tuples come back from JSON/torch as lists)."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        """From a checkpoint's or config's plain dict (tuples come back from JSON/torch as lists).
+
+        A checkpoint written before a field existed trained without that step: such fields are
+        switched off (:data:`LEGACY_OFF`), so the checkpoint's recipe is read back as it ran.
+        """
+        known = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        if values:
+            known = {**{k: v for k, v in LEGACY_OFF.items() if k not in known}, **known}
+        return cls(**known)
+
+
+#: The "off" value of every step added after the first bundled model, for checkpoints without it.
+LEGACY_OFF: dict = {
+    "aspect_range": (1.0, 1.0), "margin_black_probability": 0.0, "margin_white_probability": 0.0,
+    "equalize_probability": 0.0,
+}
 
 
 def _uniform(low: float, high: float, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -51,13 +78,7 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, config: Augm
     """Augment a (B, 1, H, W) float batch in [0, 1]; every sample draws its own parameters."""
     batch, _, height, width = images.shape
     device = images.device
-    angle = _uniform(-config.max_rotation_degrees, config.max_rotation_degrees, batch, generator, device) * math.pi / 180
-    scale = _uniform(*config.scale_range, batch, generator, device)
-    shift = _uniform(-config.max_translate, config.max_translate, 2 * batch, generator, device).view(batch, 2) * 2
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
-    images = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    images = random_geometry(images, generator, config)
 
     if config.blur_probability > 0:
         chosen = torch.rand(batch, generator=generator, device=device) < config.blur_probability
@@ -74,6 +95,11 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, config: Augm
     images = ((images - mean) * contrast + mean + brightness).clamp(0, 1)
     gamma = torch.exp(_uniform(math.log(config.gamma[0]), math.log(config.gamma[1]), batch, generator, device)).view(view)
     images = images.clamp_min(1e-6) ** gamma
+    if config.equalize_probability > 0:
+        chosen = torch.rand(batch, generator=generator, device=device) < config.equalize_probability
+        if chosen.any():
+            images = images.clone()
+            images[chosen] = equalize_histogram(images[chosen])
 
     if config.noise_probability > 0:
         noisy = (torch.rand(batch, generator=generator, device=device) < config.noise_probability).view(view)
@@ -83,6 +109,52 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, config: Augm
     if config.border_erase_probability > 0:
         images = erase_borders(images, generator, config.border_erase_probability, config.max_border_fraction)
     return images.clamp(0, 1)
+
+
+def _log_uniform(bounds: tuple[float, float], n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    return torch.exp(_uniform(math.log(bounds[0]), math.log(bounds[1]), n, generator, device))
+
+
+def random_geometry(images: torch.Tensor, generator: torch.Generator, config: AugmentConfig) -> torch.Tensor:
+    """Rotate, zoom, stretch x and y independently and shift; fill the uncovered margin.
+
+    The margin (where the sampling grid leaves the film) is filled per sample with the film's
+    edge, black or white, so neither a dark frame nor a wide field of view belongs to one class.
+    """
+    batch = images.shape[0]
+    device = images.device
+    angle = _uniform(-config.max_rotation_degrees, config.max_rotation_degrees, batch, generator, device) * math.pi / 180
+    scale = _log_uniform(config.scale_range, batch, generator, device)
+    aspect = _log_uniform(config.aspect_range, batch, generator, device).sqrt()
+    scale_x, scale_y = scale * aspect, scale / aspect
+    shift = _uniform(-config.max_translate, config.max_translate, 2 * batch, generator, device).view(batch, 2) * 2
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # output -> input coordinates: undo the stretch, then the rotation
+    theta = torch.stack([torch.stack([cos / scale_x, -sin / scale_y, shift[:, 0]], 1),
+                         torch.stack([sin / scale_x, cos / scale_y, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
+    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    draw = torch.rand(batch, generator=generator, device=device)
+    black = draw < config.margin_black_probability
+    white = (draw >= config.margin_black_probability) & (draw < config.margin_black_probability + config.margin_white_probability)
+    if not (black | white).any():
+        return out
+    outside = (grid.abs() > 1).any(dim=-1, keepdim=True).permute(0, 3, 1, 2)  # (B, 1, H, W)
+    fill = white.to(images.dtype).view(batch, 1, 1, 1)
+    use_fill = outside & (black | white).view(batch, 1, 1, 1)
+    return torch.where(use_fill, fill.expand_as(out), out)
+
+
+def equalize_histogram(images: torch.Tensor, bins: int = 256) -> torch.Tensor:
+    """Global histogram equalisation of each (1, H, W) image in [0, 1], as OpenCV's equalizeHist."""
+    batch = images.shape[0]
+    levels = (images.clamp(0, 1) * (bins - 1)).round().long().view(batch, -1)
+    hist = torch.zeros(batch, bins, device=images.device, dtype=images.dtype)
+    hist.scatter_add_(1, levels, torch.ones_like(levels, dtype=images.dtype))
+    cdf = hist.cumsum(1)
+    first = cdf.gather(1, (hist > 0).float().argmax(1, keepdim=True))  # count of the darkest level present
+    table = ((cdf - first) / (cdf[:, -1:] - first).clamp_min(1)).clamp(0, 1)
+    return table.gather(1, levels).view_as(images)
 
 
 def erase_borders(images: torch.Tensor, generator: torch.Generator, probability: float, max_fraction: float) -> torch.Tensor:

@@ -2,9 +2,14 @@
 
 Adds what the API and the evaluation need but training does not produce:
 
-* a temperature (fitted on val logits) so probabilities mean what they say;
-* the operating points, chosen on val: ``screening`` (the highest threshold whose val
-  sensitivity is >= 0.99) and ``balanced`` (Youden's J), on the calibrated probability;
+* a temperature so probabilities mean what they say, fitted on val *and* stress val (the val
+  films under the fixed shifts of :data:`pneumolib.data.shifts.STRESS_SHIFTS`): clean val is
+  nearly separable, and a temperature fitted there alone sharpens the probabilities (T < 1) in a
+  way that does not survive the first change of scanner;
+* the operating points, chosen on the same pooled val + stress val films: ``screening`` (the
+  highest threshold whose sensitivity is >= 0.99) and ``balanced`` (Youden's J), on the
+  calibrated probability, so a threshold keeps its sensitivity under those shifts too;
+* the stress-val table at the balanced point (per shift: AUC, flips, probability change);
 * the "not a chest X-ray" gate (:mod:`pneumolib.training.gate_fit`): a Mahalanobis distance on
   backbone features, fitted on training images clean and augmented, its threshold placed between
   val films under acquisition shifts and a reference set of non-X-rays; how it did on those is
@@ -19,6 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
@@ -27,6 +33,8 @@ from pneumolib.checkpoint import load_checkpoint, read_checkpoint, save_checkpoi
 from pneumolib.data.images import read_grayscale
 from pneumolib.evaluation.calibration import fit_temperature
 from pneumolib.evaluation.operating_points import choose_operating_points
+from pneumolib.evaluation.selection import val_stress_set
+from pneumolib.evaluation.stress import CLEAN, stress_summary, stress_table
 from pneumolib.inference import predict_logits, sigmoid
 from pneumolib.models.factory import ARCHITECTURES
 from pneumolib.training.augment import AugmentConfig
@@ -53,11 +61,19 @@ def finalize_checkpoint(
     splits = {name: load_split(manifest, name, data_root, size, quality, max_images_per_split, cache_dir, progress)
               for name in ("train", "val")}
     val_y = splits["val"].labels
-    val_logits = predict_logits(model, splits["val"].images, device=device, progress=progress, desc="val logits")
+    stress = val_stress_set(manifest, data_root, size, quality, max_images_per_split, cache_dir, progress)
+    logits = {name: predict_logits(model, images, device=device, progress=progress, desc=f"logits: {name}")
+              for name, images in stress.arrays.items()}
+    val_logits = logits[CLEAN]
+    pooled_logits = np.concatenate(list(logits.values()))
+    pooled_y = np.tile(stress.labels, len(logits))
 
-    temperature = fit_temperature(val_logits, val_y)
+    temperature = fit_temperature(pooled_logits, pooled_y)
+    points = choose_operating_points(pooled_y, sigmoid(pooled_logits / temperature),
+                                     sensitivity_target=SCREENING_SENSITIVITY, include_argmax=False)
     calibrated = sigmoid(val_logits / temperature)
-    points = choose_operating_points(val_y, calibrated, sensitivity_target=SCREENING_SENSITIVITY, include_argmax=False)
+    stress_rows = stress_table(stress.labels, {n: sigmoid(z / temperature) for n, z in logits.items()},
+                               points["balanced"].threshold)
     augment = AugmentConfig.from_dict(metadata["train_config"].get("augment_config", {}))
     val_originals = [read_grayscale(Path(data_root) / path) for path in splits["val"].rows["path"]]
     gate, gate_summary = fit_gate(model, ARCHITECTURES[metadata["architecture"]].gate_layers,
@@ -70,6 +86,9 @@ def finalize_checkpoint(
         "operating_points": {name: point.to_dict() for name, point in points.items()},
         "default_operating_point": DEFAULT_OPERATING_POINT,
         "thresholds_apply_to": "calibrated probability of pneumonia, sigmoid(logit / temperature)",
+        "calibrated_on": f"val + stress val: {len(val_y)} val films, clean and under {len(logits) - 1} fixed shifts",
+        "stress_val": {"operating_point": "balanced", "summary": stress_summary(stress_rows),
+                       "shifts": stress_rows.to_dict(orient="records")},
         "val_metrics": {
             **metadata.get("val_metrics", {}),
             "val_auc": float(roc_auc_score(val_y, calibrated)),

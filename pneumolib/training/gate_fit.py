@@ -7,7 +7,7 @@
    augmented views, so it spans the variation the classifier was taught to tolerate.
    Held-out (5-fold, views of an image kept together) distances give the 99.5 % quantile.
 3. Threshold: moved into the gap between validation films under acquisition shifts
-   (:mod:`pneumolib.training.acquisition_shifts`) and a reference set of non-X-rays
+   (:mod:`pneumolib.data.shifts`) and a reference set of non-X-rays
    (:mod:`pneumolib.training.reference_non_xrays`), by :func:`pneumolib.serving.ood.gap_margin`.
 
 The test split is not read; ``scripts/measure_ood_gate.py`` reports on it afterwards.
@@ -27,7 +27,7 @@ from pneumolib.inference import to_model_input
 from pneumolib.models.classifier import PneumoniaClassifier
 from pneumolib.models.taps import PooledLayerTap
 from pneumolib.serving.ood import MahalanobisGate, gap_margin
-from pneumolib.training.acquisition_shifts import ACQUISITION_SHIFTS
+from pneumolib.data.shifts import ACQUISITION_SHIFTS
 from pneumolib.training.augment import AugmentConfig, augment_batch
 from pneumolib.training.reference_non_xrays import reference_non_xrays
 

@@ -45,6 +45,7 @@ class TrainConfig:
     label_smoothing: float = 0.05
     dropout: float = 0.3
     patience: int = 6
+    keep_epoch_checkpoints: bool = True  # epochs/epoch_NN.pt: the candidates a selection rule compares
     seed: int = 42
     jpeg_quality: int | None = 75
     augment: bool = True
@@ -169,7 +170,12 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train on the manifest's ``train`` split, select on ``val``; the test split is never read."""
+    """Train on the manifest's ``train`` split, select on ``val``; the test split is never read.
+
+    ``best.pt`` is the epoch with the best clean val AUC (a quick signal, nearly saturated on this
+    data); every epoch is also kept under ``epochs/`` so that
+    :func:`pneumolib.evaluation.selection.select_checkpoint` can choose on val and stress val.
+    """
     device = pick_device(device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -229,6 +235,9 @@ def train(
             save_checkpoint(best_path, model, _metadata(config, manifest, epoch, metrics), history=history)
         else:
             stale += 1
+        if config.keep_epoch_checkpoints:
+            save_checkpoint(out_dir / "epochs" / f"epoch_{epoch + 1:02d}.pt", model,
+                            _metadata(config, manifest, epoch, metrics), history=history)
         save_checkpoint(last_path, model, _metadata(config, manifest, epoch, metrics), history=history,
                         optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
                         best_val_auc=best_auc, best_epoch=best_epoch, stale_epochs=stale)

@@ -1,0 +1,179 @@
+"""Choosing a checkpoint on val and stress val, by a rule written before the runs it compares.
+
+Clean val is nearly separable here, so "best val AUC" picks among models that all score 0.999
+and says nothing about whether a model reads the lungs. The rule below looks where the models
+differ: how their calls and ranking hold up under the fixed shifts of stress val
+(:mod:`pneumolib.evaluation.stress`), with the share of Grad-CAM heat inside the lungs recorded
+beside them. The official test split plays no part.
+
+The rule (:func:`select_candidate`), in order:
+
+1. **Eligible:** clean val ROC AUC at most :data:`AUC_TOLERANCE` below the best candidate's.
+2. **Fewest flips:** the lowest worst-shift flip rate of the balanced call, compared in steps of
+   :data:`FLIP_STEP` (half a percent: about 3 of 525 val films, below which differences are noise).
+3. **Ranking under shift:** the highest mean stress-val AUC, in steps of :data:`AUC_STEP`.
+4. **Where it looks:** the highest share of heat inside the lungs for films called pneumonia.
+5. Then the later candidate in the order given (the more annealed epoch).
+
+It prints every candidate's figures and the decision, and returns both.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pneumolib.checkpoint import load_checkpoint, read_checkpoint
+from pneumolib.evaluation.operating_points import youden_threshold
+from pneumolib.evaluation.stress import CLEAN, StressSet, stress_summary, stress_table
+from pneumolib.inference import predict_logits, sigmoid
+
+AUC_TOLERANCE = 0.005
+FLIP_STEP = 0.005
+AUC_STEP = 0.001
+
+
+@dataclass
+class CandidateRecord:
+    """What the rule compares for one checkpoint, and the per-shift table behind it."""
+
+    name: str
+    path: str
+    threshold: float  # balanced point on clean val (the checkpoint's own, or Youden's J on clean val)
+    temperature: float
+    stress: pd.DataFrame
+    lung_share: float = math.nan  # mean Grad-CAM mass inside the lungs, val films called pneumonia
+    summary: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.summary:
+            self.summary = stress_summary(self.stress)
+
+    def row(self) -> dict[str, Any]:
+        return {"candidate": self.name, **self.summary, "lung_share": self.lung_share}
+
+
+@dataclass
+class Selection:
+    chosen: CandidateRecord
+    table: pd.DataFrame  # one row per candidate, in the rule's order, with an "eligible" column
+    decision: str
+    records: list[CandidateRecord] = field(default_factory=list)
+
+    def stress_tables(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """(candidate row, its per-shift table as records) for every candidate, for a JSON record."""
+        return [(r.row(), r.stress.to_dict(orient="records")) for r in self.records]
+
+
+def score_stress_set(model: torch.nn.Module, stress: StressSet, temperature: float = 1.0,
+                     device: str | torch.device = "cpu", progress: bool = True) -> dict[str, np.ndarray]:
+    """Probability of pneumonia for every film of every array of ``stress`` (clean and shifted)."""
+    return {name: sigmoid(predict_logits(model, images, device=device, progress=progress, desc=f"scoring {name}")
+                          / temperature)
+            for name, images in stress.arrays.items()}
+
+
+def balanced_threshold(metadata: dict[str, Any], labels: np.ndarray, clean_prob: np.ndarray) -> float:
+    """The checkpoint's own balanced point if it was finalized, else Youden's J on clean val."""
+    point = metadata.get("operating_points", {}).get("balanced")
+    return float(point["threshold"]) if point else youden_threshold(labels, clean_prob)
+
+
+def measure_candidate(checkpoint: str | os.PathLike, stress: StressSet, name: str | None = None,
+                      lung_share_fn: Any = None, device: str | torch.device = "cpu",
+                      progress: bool = True) -> CandidateRecord:
+    """Score one checkpoint on stress val; ``lung_share_fn(model, metadata, threshold)`` adds the lung share."""
+    model, metadata = load_checkpoint(checkpoint, device)
+    temperature = float(metadata.get("temperature", 1.0))
+    probabilities = score_stress_set(model, stress, temperature, device, progress)
+    threshold = balanced_threshold(metadata, stress.labels, probabilities[CLEAN])
+    record = CandidateRecord(name or Path(checkpoint).stem, str(checkpoint), threshold, temperature,
+                             stress_table(stress.labels, probabilities, threshold))
+    if lung_share_fn is not None:
+        record.lung_share = float(lung_share_fn(model, metadata, threshold))
+    return record
+
+
+def _sort_key(record: CandidateRecord, position: int) -> tuple:
+    summary = record.summary
+    lung = record.lung_share if not math.isnan(record.lung_share) else -1.0
+    return (math.floor(summary["worst_flip_rate"] / FLIP_STEP + 1e-9),
+            -math.floor(summary["mean_stress_auc"] / AUC_STEP + 1e-9),
+            -lung, -position)
+
+
+def select_candidate(records: Sequence[CandidateRecord], verbose: bool = True) -> Selection:
+    """Apply the rule of the module docstring; print the table and the decision."""
+    if not records:
+        raise ValueError("no candidates to choose from")
+    best_auc = max(r.summary["clean_auc"] for r in records)
+    eligible = [(i, r) for i, r in enumerate(records) if r.summary["clean_auc"] >= best_auc - AUC_TOLERANCE]
+    ranked = sorted(eligible, key=lambda item: _sort_key(item[1], item[0]))
+    chosen = ranked[0][1]
+    order = [r for _, r in ranked] + [r for r in records if all(r is not e for _, e in eligible)]
+    table = pd.DataFrame([{**r.row(), "eligible": any(r is e for _, e in eligible)} for r in order])
+    runner_up = f"; runner-up {ranked[1][1].name}" if len(ranked) > 1 else ""
+    decision = (f"selected {chosen.name}: worst-shift flip rate {chosen.summary['worst_flip_rate']:.1%}, "
+                f"mean stress-val AUC {chosen.summary['mean_stress_auc']:.4f}, clean val AUC "
+                f"{chosen.summary['clean_auc']:.4f}, lung share {chosen.lung_share:.2f} "
+                f"({len(eligible)} of {len(records)} candidates eligible: clean val AUC >= {best_auc - AUC_TOLERANCE:.4f})"
+                f"{runner_up}")
+    if verbose:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        print(decision)
+    return Selection(chosen, table, decision, list(records))
+
+
+def val_stress_set(manifest: pd.DataFrame, data_root: str | os.PathLike, image_size: int, jpeg_quality: int | None,
+                   max_images: int | None = None, cache_dir: str | os.PathLike | None = None,
+                   progress: bool = True) -> StressSet:
+    """Stress val for the manifest's val split (the same rows, in the same order, as ``load_split``)."""
+    from pneumolib import CLASS_NAMES
+    from pneumolib.evaluation.stress import build_stress_set
+    from pneumolib.training.data import subset_rows
+
+    rows = subset_rows(manifest[manifest["split"] == "val"], max_images).reset_index(drop=True)
+    labels = rows["label"].map({name: index for index, name in enumerate(CLASS_NAMES)}).to_numpy(np.int64)
+    return build_stress_set(data_root, list(rows["path"]), labels, image_size, jpeg_quality,
+                            cache_dir=cache_dir, progress=progress)
+
+
+def lung_share_on(stress: StressSet, data_root: str | os.PathLike, progress: bool = True):  # noqa: ANN201
+    """``(model, metadata, threshold) -> mean heat share inside the lungs`` of clean val films called pneumonia."""
+    from pneumolib.explain.study import film_reader, study_images
+
+    def share(model: torch.nn.Module, metadata: dict[str, Any], threshold: float) -> float:
+        study = study_images(model, stress.arrays[CLEAN], stress.labels, stress.paths, film_reader(data_root),
+                             temperature=float(metadata.get("temperature", 1.0)), threshold=threshold,
+                             operating_point="balanced", progress=progress)
+        called = study.table[study.table["predicted"] == 1]["inside_share"].dropna()
+        return float(called.mean()) if len(called) else math.nan
+
+    return share
+
+
+def compare_candidates(checkpoints: Sequence[str | os.PathLike], manifest: pd.DataFrame, data_root: str | os.PathLike,
+                       names: Sequence[str] | None = None, max_images: int | None = None,
+                       cache_dir: str | os.PathLike | None = None, lung_share: bool = True,
+                       progress: bool = True) -> Selection:
+    """Measure every checkpoint on val + stress val (and the lung share), then apply the rule."""
+    first = read_checkpoint(checkpoints[0])["metadata"]
+    stress = val_stress_set(manifest, data_root, first["image_size"], first["jpeg_quality"], max_images, cache_dir, progress)
+    share = lung_share_on(stress, data_root, progress) if lung_share else None
+    records = []
+    for index, checkpoint in enumerate(checkpoints):
+        metadata = read_checkpoint(checkpoint)["metadata"]
+        if (metadata["image_size"], metadata["jpeg_quality"]) != (first["image_size"], first["jpeg_quality"]):
+            raise ValueError(f"{checkpoint} takes {metadata['image_size']} px inputs; compare like with like")
+        name = names[index] if names else Path(checkpoint).stem
+        records.append(measure_candidate(checkpoint, stress, name, share, progress=progress))
+    return select_candidate(records)

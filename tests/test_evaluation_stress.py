@@ -1,0 +1,79 @@
+"""Stress val: the fixed shifts, the per-shift table, and the selection rule that reads it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pneumolib.data.shifts import STRESS_SHIFTS
+from pneumolib.evaluation.selection import CandidateRecord, select_candidate
+from pneumolib.evaluation.stress import CLEAN, build_stress_set, stress_summary, stress_table
+
+
+def test_every_stress_shift_keeps_a_grayscale_film():
+    film = (np.arange(120 * 160) % 251).astype(np.uint8).reshape(120, 160)
+    for name, shift in STRESS_SHIFTS.items():
+        out = shift(film)
+        assert out.dtype == np.uint8 and out.ndim == 2, name
+        assert np.array_equal(out, shift(film)), f"{name} is not deterministic"
+    assert STRESS_SHIFTS["narrow field (7.5 % off each side)"](film).shape == (120, 136)
+    assert STRESS_SHIFTS["black side margins (7.5 %)"](film).shape == (120, 184)
+    assert STRESS_SHIFTS["stretched 1.25x wide"](film).shape == (120, 200)
+
+
+def test_stress_table_counts_flips_in_each_direction():
+    labels = np.array([1, 1, 1, 0, 0, 0])
+    clean = np.array([0.9, 0.8, 0.6, 0.4, 0.2, 0.1])
+    shifted = np.array([0.9, 0.4, 0.6, 0.7, 0.6, 0.1])  # one pneumonia call lost, two normals turned
+    table = stress_table(labels, {CLEAN: clean, "shift": shifted}, threshold=0.5).set_index("shift")
+    assert table.loc["shift", "flips_to_normal"] == 1
+    assert table.loc["shift", "flips_to_pneumonia"] == 2
+    assert table.loc["shift", "flip_rate"] == pytest.approx(3 / 6)
+    assert table.loc["shift", "mean_change"] == pytest.approx(np.mean(shifted - clean))
+    assert table.loc[CLEAN, "roc_auc"] == 1.0
+    summary = stress_summary(table.reset_index())
+    assert summary["worst_flip_rate"] == pytest.approx(0.5) and summary["clean_auc"] == 1.0
+
+
+def test_build_stress_set_shifts_every_film_and_caches(fixture_root, tmp_path):
+    paths = ["test/NORMAL/IM-0001-0001.jpeg", "test/PNEUMONIA/person100_bacteria_475.jpeg"]
+    shifts = {name: STRESS_SHIFTS[name] for name in ("black side margins (7.5 %)", "gamma 1.5")}
+    first = build_stress_set(fixture_root, paths, np.array([0, 1]), 64, 75, shifts, cache_dir=tmp_path, progress=False)
+    assert list(first.arrays) == [CLEAN, *shifts] and first.shift_names == list(shifts)
+    assert all(a.shape == (2, 64, 64) and a.dtype == np.uint8 for a in first.arrays.values())
+    assert not np.array_equal(first.arrays[CLEAN], first.arrays["gamma 1.5"])
+    assert len(list(tmp_path.glob("stress_64px_*.npy"))) == 3
+    again = build_stress_set(fixture_root, paths, np.array([0, 1]), 64, 75, shifts, cache_dir=tmp_path, progress=False)
+    assert all(np.array_equal(first.arrays[n], again.arrays[n]) for n in first.arrays)
+
+
+def _record(name: str, clean_auc: float, flip_rate: float, stress_auc: float, lung: float = 0.3) -> CandidateRecord:
+    table = pd.DataFrame([
+        {"shift": CLEAN, "roc_auc": clean_auc, "flips_to_normal": 0, "flips_to_pneumonia": 0, "flip_rate": 0.0,
+         "mean_change": 0.0, "mean_abs_change": 0.0},
+        {"shift": "s", "roc_auc": stress_auc, "flips_to_normal": 1, "flips_to_pneumonia": 0, "flip_rate": flip_rate,
+         "mean_change": 0.0, "mean_abs_change": 0.01},
+    ])
+    return CandidateRecord(name, name, 0.5, 1.0, table, lung)
+
+
+def test_selection_rule_prefers_fewer_flips_among_eligible(capsys):
+    records = [
+        _record("sharp but fragile", 0.9995, 0.06, 0.995),
+        _record("robust", 0.9980, 0.01, 0.990),
+        _record("too weak on clean val", 0.9900, 0.0, 0.999),
+    ]
+    selection = select_candidate(records)
+    assert selection.chosen.name == "robust"
+    assert "selected robust" in capsys.readouterr().out
+    assert selection.table.set_index("candidate").loc["too weak on clean val", "eligible"] == False  # noqa: E712
+
+
+def test_selection_rule_ties_go_to_stress_auc_then_lung_share_then_later():
+    tie = [_record("a", 0.999, 0.011, 0.990), _record("b", 0.999, 0.012, 0.995)]  # same 0.5 % flip step
+    assert select_candidate(tie, verbose=False).chosen.name == "b"
+    same = [_record("early", 0.999, 0.01, 0.990, lung=0.4), _record("late", 0.999, 0.01, 0.990, lung=0.3)]
+    assert select_candidate(same, verbose=False).chosen.name == "early"
+    equal = [_record("early", 0.999, 0.01, 0.990), _record("late", 0.999, 0.01, 0.990)]
+    assert select_candidate(equal, verbose=False).chosen.name == "late"
