@@ -65,21 +65,26 @@ def _select(args: argparse.Namespace) -> int:
 
     from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
-    from pneumolib.evaluation.selection import compare_candidates
+    from pneumolib.evaluation.selection import compare_candidates, run_candidates
 
+    checkpoints = [c for item in args.checkpoints
+                   for c in (run_candidates(item) if Path(item).is_dir() else [Path(item)])]
     names = args.names.split(",") if args.names else None
-    if names and len(names) != len(args.checkpoints):
-        print(f"error: {len(names)} names for {len(args.checkpoints)} checkpoints", file=sys.stderr)
+    if names and len(names) != len(checkpoints):
+        print(f"error: {len(names)} names for {len(checkpoints)} checkpoints", file=sys.stderr)
         return 2
-    selection = compare_candidates(args.checkpoints, load_manifest(args.manifest),
+    selection = compare_candidates(checkpoints, load_manifest(args.manifest),
                                    find_dataset_root(args.data, download=not args.offline), names=names,
                                    max_images=active_profile().max_images_per_split, cache_dir=work_dir() / "cache",
                                    lung_share=not args.no_lung_share)
     out = Path(args.out) if args.out else work_dir() / "selection.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"decision": selection.decision, "chosen": selection.chosen.path,
-                               "candidates": selection.table.to_dict(orient="records"),
-                               "stress": {r["candidate"]: t for r, t in selection.stress_tables()}}, indent=1))
+    from pneumolib.evaluation.report import jsonable
+
+    record = {"decision": selection.decision, "chosen": Path(selection.chosen.path).name,
+              "candidates": selection.table.to_dict(orient="records"),
+              "stress": {row["candidate"]: table for row, table in selection.stress_tables()}}
+    out.write_text(json.dumps(jsonable(record), indent=1) + "\n")
     print(f"wrote {out}")
     if args.chosen_out:
         shutil.copyfile(selection.chosen.path, args.chosen_out)
@@ -126,7 +131,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"test ROC AUC {auc['estimate']:.4f} ({auc['lower']:.4f}-{auc['upper']:.4f})\nwrote {out}")
     if args.update_docs:
         root = Path(__file__).resolve().parents[1]
-        update_documents(result, root / "README.md", root / "MODEL_CARD.md")
+        update_documents(result, root / "README.md", root / "MODEL_CARD.md",
+                         selection_record=root / "docs" / "selection_record.json", test_log=log)
         write_report(result.report, checkpoint.with_suffix(".report.json"))  # served by GET /model
         print(f"updated README.md and MODEL_CARD.md; wrote {checkpoint.with_suffix('.report.json')}")
     return 0
@@ -204,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_train)
 
     select = commands.add_parser("select", help="choose among checkpoints on val and stress val by the fixed selection rule")
-    select.add_argument("checkpoints", nargs="+", help="candidate checkpoints (e.g. epochs/epoch_13.pt ... best.pt)")
+    select.add_argument("checkpoints", nargs="+",
+                        help="candidate checkpoints, or a training folder (its last three epochs and best.pt)")
     select.add_argument("--names", help="comma-separated names for the candidates (default: file names)")
     select.add_argument("--out", help="selection record JSON (default: <work dir>/selection.json)")
     select.add_argument("--chosen-out", help="copy the chosen checkpoint here")

@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 
 from conftest import full_data_root
-from pneumolib.data.manifest import COLUMNS, build_manifest, load_manifest, manifest_digest, write_manifest
+from pneumolib.data.leakage import split_agreement
+from pneumolib.data.manifest import (
+    COLUMNS, DuplicateGroupsDiffer, adopt_reference_split, build_manifest, load_manifest, manifest_digest, write_manifest,
+)
 
 
 def test_fixture_manifest_columns(fixture_build):
@@ -92,3 +95,35 @@ def test_full_data_uses_the_committed_manifest():
         warnings.simplefilter("error")
         manifest = manifest_for_data(full_data_root())
     pd.testing.assert_frame_equal(manifest, load_manifest())
+
+
+@pytest.mark.skipif(full_data_root() is None, reason="full dataset not present")
+def test_a_copy_without_its_own_metadata_gets_the_same_split(tmp_path):
+    """As kagglehub delivers the data: the same file names, no MANIFEST.csv (so no source_form)."""
+    source = full_data_root()
+    copy = tmp_path / "chest_xray"
+    for image in source.glob("*/*/*.jpeg"):
+        target = copy / image.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(image)
+    assert not (copy / "MANIFEST.csv").exists()
+    committed = load_manifest()
+    from_policy = build_manifest(copy, download=False, progress=False)  # the split policy from scratch
+    assert set(from_policy.manifest["source_form"]) == {"original"}
+    agreement = split_agreement(from_policy.manifest, committed)
+    assert int(agreement["same_split"].sum()) == len(committed) == 5856
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # same duplicate groups: nothing to report
+        adopted = adopt_reference_split(from_policy.manifest, committed)
+    assert adopted["split"].equals(from_policy.manifest["split"])
+
+
+def test_reference_split_is_kept_and_different_duplicate_groups_reported(fixture_build):
+    manifest = fixture_build.manifest
+    reference = manifest.copy()
+    reference["split"] = reference["split"].where(reference["official_split"].eq("test"), "train")
+    train_rows = reference.index[reference["split"].eq("train") & reference["dup_group"].eq("")]
+    reference.loc[train_rows[:2], "dup_group"] = "dup9999"  # the reference paired two films this copy does not
+    with pytest.warns(DuplicateGroupsDiffer, match="missed 1 of its pairs; the reference split is kept"):
+        adopted = adopt_reference_split(manifest, reference)
+    assert adopted["split"].equals(reference["split"])

@@ -70,6 +70,17 @@ def test_selection_rule_prefers_fewer_flips_among_eligible(capsys):
     assert selection.table.set_index("candidate").loc["too weak on clean val", "eligible"] == False  # noqa: E712
 
 
+def test_a_checkpoint_from_another_split_is_shown_but_never_chosen():
+    old = _record("trained on another split", 0.9999, 0.0, 0.999)
+    old.same_split = False
+    new = _record("this split", 0.990, 0.02, 0.98)
+    selection = select_candidate([old, new], verbose=False)
+    assert selection.chosen.name == "this split"  # and the old one's high AUC sets no eligibility bar
+    assert not selection.table.set_index("candidate").loc["trained on another split", "eligible"]
+    with pytest.raises(ValueError, match="no candidate was trained on this split"):
+        select_candidate([old], verbose=False)
+
+
 def test_selection_rule_ties_go_to_stress_auc_then_lung_share_then_later():
     tie = [_record("a", 0.999, 0.011, 0.990), _record("b", 0.999, 0.012, 0.995)]  # same 0.5 % flip step
     assert select_candidate(tie, verbose=False).chosen.name == "b"

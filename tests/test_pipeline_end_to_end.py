@@ -12,7 +12,8 @@ from pneumolib.evaluation.report import write_report
 from pneumolib.evaluation.run import evaluate_checkpoint, update_documents, val_test_gap
 from pneumolib.models import ARCHITECTURES
 from pneumolib.serving.ood import MahalanobisGate
-from pneumolib.data.shifts import ACQUISITION_SHIFTS
+from pneumolib.data.shifts import ACQUISITION_SHIFTS, STRESS_SHIFTS
+from pneumolib.evaluation.test_access import read_test_log
 from pneumolib.training.finalize import finalize_checkpoint
 from pneumolib.training.trainer import TrainConfig, train
 
@@ -40,10 +41,17 @@ def test_finalize_adds_val_only_decisions(finalized):
     assert 0.0 <= summary["val_accept_rate"] <= 1.0 and 0.0 <= summary["reference_reject_rate"] <= 1.0
     assert set(summary["shifted_val_accept_rates"]) == set(ACQUISITION_SHIFTS)
     assert "optimizer" not in payload  # a deployable file carries no training state
+    # temperature and thresholds were fitted on val + stress val, and the stress table is kept
+    assert metadata["calibrated_on"].startswith("val + stress val")
+    shifts = [row["shift"] for row in metadata["stress_val"]["shifts"]]
+    assert shifts == ["clean", *STRESS_SHIFTS]
+    assert 0.0 <= metadata["stress_val"]["summary"]["worst_flip_rate"] <= 1.0
 
 
 def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
-    evaluation = evaluate_checkpoint(finalized, fixture_build.manifest, fixture_build.root, n_resamples=50, progress=False)
+    log = tmp_path / "test_log.csv"
+    evaluation = evaluate_checkpoint(finalized, fixture_build.manifest, fixture_build.root, n_resamples=50, progress=False,
+                                     purpose="end-to-end test", test_log=log)
     report = evaluation.report
     test = evaluation.predictions["test"]
     assert len(test) == (fixture_build.manifest["split"] == "test").sum()
@@ -59,13 +67,18 @@ def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
     readme, card = tmp_path / "README.md", tmp_path / "MODEL_CARD.md"
     readme.write_text("intro\n<!-- results:readme:start -->\nSTALE-TEXT\n<!-- results:readme:end -->\nend\n")
     card.write_text("<!-- results:training:start -->\n<!-- results:training:end -->\n"
-                    "<!-- results:model_card:start -->\nSTALE-TEXT\n<!-- results:model_card:end -->\n")
-    update_documents(evaluation, readme, card)
+                    "<!-- results:model_card:start -->\nSTALE-TEXT\n<!-- results:model_card:end -->\n"
+                    "<!-- results:stress_val:start -->\n<!-- results:stress_val:end -->\n"
+                    "<!-- results:test_access:start -->\n<!-- results:test_access:end -->\n")
+    update_documents(evaluation, readme, card, test_log=log)
     text = readme.read_text()
     assert "STALE-TEXT" not in text and text.startswith("intro") and text.rstrip().endswith("end")
     auc = report["test"]["roc_auc"]["estimate"]
     assert f"{auc:.3f}" in text
     assert report["model"]["sha256"] in card.read_text()
+    logged = read_test_log(log)  # the look at test is on record, and the card lists it
+    assert list(logged["purpose"]) == ["end-to-end test"] and logged.loc[0, "sha256"] == report["model"]["sha256"]
+    assert "end-to-end test" in card.read_text() and "histogram equalisation" in card.read_text()
 
 
 def test_gate_features_are_tapped_augmented_and_seeded():

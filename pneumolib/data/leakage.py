@@ -48,3 +48,33 @@ def split_agreement(manifest: pd.DataFrame, reference: pd.DataFrame) -> pd.DataF
     joined = reference[["path", "split"]].merge(manifest[["path", "split"]], on="path", how="left", suffixes=("_reference", "_rebuilt"))
     joined["same"] = joined["split_reference"].eq(joined["split_rebuilt"])
     return joined.groupby("split_reference").agg(images=("path", "size"), rebuilt=("split_rebuilt", "count"), same_split=("same", "sum"))
+
+
+def person_number_evidence(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Is ``personN`` one child, or one child per subtype? The counts that decide it.
+
+    A pneumonia file is named ``personN_<subtype>_M``. If ``N`` named one child, a child's
+    bacterial and viral films would share its image counter ``M`` rarely and its subtypes would
+    cross the official train/test boundary as often as its films do. The rows below count what
+    the release shows instead (see :mod:`pneumolib.data.naming` for the conclusion).
+    """
+    pneumonia = manifest[manifest["label"] == "PNEUMONIA"]
+    names = pneumonia["path"].str.rsplit("/", n=1).str[-1]
+    parts = names.str.extract(r"^(person\d+)_(bacteria|virus)_(\d+)", flags=2)
+    parts.columns = ["person", "subtype", "image_number"]
+    parts["person"], parts["subtype"] = parts["person"].str.lower(), parts["subtype"].str.lower()
+    parts["official_split"] = pneumonia["official_split"].to_numpy()
+    subtypes_per_number = parts.groupby("image_number")["subtype"].nunique()
+    subtypes_per_person = parts.groupby("person")["subtype"].nunique()
+    test = parts[parts["official_split"] == "test"]
+    pool = parts[parts["official_split"] != "test"]
+    crossing = sorted(set(test["person"]) & set(pool["person"]))
+    shared = sum(bool(set(pool.loc[pool["person"] == p, "subtype"]) & set(test.loc[test["person"] == p, "subtype"]))
+                 for p in crossing)
+    rows = [
+        ("image numbers used under both subtypes", int((subtypes_per_number > 1).sum()), len(subtypes_per_number)),
+        ("person numbers with films of both subtypes", int((subtypes_per_person > 1).sum()), len(subtypes_per_person)),
+        ("person numbers in both official train/val and test", len(crossing), len(subtypes_per_person)),
+        ("... of which share a subtype across that boundary", shared, len(crossing)),
+    ]
+    return pd.DataFrame(rows, columns=["finding", "count", "out of"])

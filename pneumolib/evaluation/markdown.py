@@ -199,11 +199,11 @@ def render_model_card_results(report: Mapping[str, Any]) -> str:
             f"{test['n_virus']} viral — and {test['n_normal']} normal). "
             f"Intervals are {_ci_phrase(report)}.{leak}"
         ),
-        "### Operating points (chosen on validation)",
+        "### Operating points (chosen on validation data)",
         (
             f"{report['policy']['description']} Temperature T = {temperature:.3f}. "
             "The raw logit cut is the equivalent threshold on the uncalibrated margin "
-            "z_pneumonia − z_normal."
+            "z_pneumonia − z_normal. The val columns are the clean val films' rates at that threshold."
         ),
         _operating_point_table(report),
         "### Test metrics",
@@ -212,7 +212,7 @@ def render_model_card_results(report: Mapping[str, Any]) -> str:
         _subtype_table(report),
         "### Calibration",
         (
-            f"Temperature scaling (T = {temperature:.3f}, fitted on validation) changes no "
+            f"Temperature scaling (T = {temperature:.3f}, fitted on {report['calibration']['fitted_on'] or 'nothing'}) changes no "
             "ranking, so AUC and the per-threshold results are unaffected; it changes how far "
             "the probabilities can be taken at face value. ECE is the top-label expected "
             "calibration error; lower is better for all three columns."

@@ -72,8 +72,8 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 THRESHOLD_POLICY = (
-    "Thresholds are chosen on the validation set and applied to the temperature-calibrated "
-    "pneumonia probability sigmoid(logit / T), T fitted on validation; an image is called "
+    "Thresholds are chosen on {chosen_on} and applied to the temperature-calibrated "
+    "pneumonia probability sigmoid(logit / T), T fitted on the same films; an image is called "
     "pneumonia when that probability is >= the threshold."
 )
 
@@ -224,9 +224,9 @@ def build_report(
         "pneumolib_version": __version__,
         "policy": {
             "threshold_scale": "calibrated_probability" if calibrate else "raw_probability",
-            "thresholds_chosen_on": "validation",
+            "thresholds_chosen_on": fitted_on or "validation",
             "decision_rule": "pneumonia if probability >= threshold",
-            "description": THRESHOLD_POLICY,
+            "description": THRESHOLD_POLICY.format(chosen_on=fitted_on or "validation"),
             "sensitivity_target": sensitivity_target,
         },
         "bootstrap": {

@@ -8,7 +8,11 @@ beside them. The official test split plays no part.
 
 The rule (:func:`select_candidate`), in order:
 
-1. **Eligible:** clean val ROC AUC at most :data:`AUC_TOLERANCE` below the best candidate's.
+0. **Same split:** a checkpoint trained on another split (its manifest digest differs from the
+   manifest's) may have trained on today's val films; it is measured and shown as a reference,
+   never chosen.
+1. **Eligible:** clean val ROC AUC at most :data:`AUC_TOLERANCE` below the best same-split
+   candidate's.
 2. **Fewest flips:** the lowest worst-shift flip rate of the balanced call, compared in steps of
    :data:`FLIP_STEP` (half a percent: about 3 of 525 val films, below which differences are noise).
 3. **Ranking under shift:** the highest mean stress-val AUC, in steps of :data:`AUC_STEP`.
@@ -32,6 +36,7 @@ import pandas as pd
 import torch
 
 from pneumolib.checkpoint import load_checkpoint, read_checkpoint
+from pneumolib.data.manifest import manifest_digest
 from pneumolib.evaluation.operating_points import youden_threshold
 from pneumolib.evaluation.stress import CLEAN, StressSet, stress_summary, stress_table
 from pneumolib.inference import predict_logits, sigmoid
@@ -52,13 +57,14 @@ class CandidateRecord:
     stress: pd.DataFrame
     lung_share: float = math.nan  # mean Grad-CAM mass inside the lungs, val films called pneumonia
     summary: dict[str, float] = field(default_factory=dict)
+    same_split: bool = True  # trained on the split being selected on (else a reference only)
 
     def __post_init__(self) -> None:
         if not self.summary:
             self.summary = stress_summary(self.stress)
 
     def row(self) -> dict[str, Any]:
-        return {"candidate": self.name, **self.summary, "lung_share": self.lung_share}
+        return {"candidate": self.name, **self.summary, "lung_share": self.lung_share, "same_split": self.same_split}
 
 
 @dataclass
@@ -112,10 +118,12 @@ def _sort_key(record: CandidateRecord, position: int) -> tuple:
 
 def select_candidate(records: Sequence[CandidateRecord], verbose: bool = True) -> Selection:
     """Apply the rule of the module docstring; print the table and the decision."""
-    if not records:
-        raise ValueError("no candidates to choose from")
-    best_auc = max(r.summary["clean_auc"] for r in records)
-    eligible = [(i, r) for i, r in enumerate(records) if r.summary["clean_auc"] >= best_auc - AUC_TOLERANCE]
+    same_split = [r for r in records if r.same_split]
+    if not same_split:
+        raise ValueError("no candidate was trained on this split: nothing can be chosen")
+    best_auc = max(r.summary["clean_auc"] for r in same_split)
+    eligible = [(i, r) for i, r in enumerate(records)
+                if r.same_split and r.summary["clean_auc"] >= best_auc - AUC_TOLERANCE]
     ranked = sorted(eligible, key=lambda item: _sort_key(item[1], item[0]))
     chosen = ranked[0][1]
     order = [r for _, r in ranked] + [r for r in records if all(r is not e for _, e in eligible)]
@@ -124,7 +132,8 @@ def select_candidate(records: Sequence[CandidateRecord], verbose: bool = True) -
     decision = (f"selected {chosen.name}: worst-shift flip rate {chosen.summary['worst_flip_rate']:.1%}, "
                 f"mean stress-val AUC {chosen.summary['mean_stress_auc']:.4f}, clean val AUC "
                 f"{chosen.summary['clean_auc']:.4f}, lung share {chosen.lung_share:.2f} "
-                f"({len(eligible)} of {len(records)} candidates eligible: clean val AUC >= {best_auc - AUC_TOLERANCE:.4f})"
+                f"({len(eligible)} of {len(records)} candidates eligible: trained on this split, clean val AUC >= "
+                f"{best_auc - AUC_TOLERANCE:.4f})"
                 f"{runner_up}")
     if verbose:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -175,5 +184,25 @@ def compare_candidates(checkpoints: Sequence[str | os.PathLike], manifest: pd.Da
         if (metadata["image_size"], metadata["jpeg_quality"]) != (first["image_size"], first["jpeg_quality"]):
             raise ValueError(f"{checkpoint} takes {metadata['image_size']} px inputs; compare like with like")
         name = names[index] if names else Path(checkpoint).stem
-        records.append(measure_candidate(checkpoint, stress, name, share, progress=progress))
+        record = measure_candidate(checkpoint, stress, name, share, progress=progress)
+        record.same_split = metadata.get("manifest_digest") == manifest_digest(manifest)
+        records.append(record)
     return select_candidate(records)
+
+
+def run_candidates(run_dir: str | os.PathLike, last: int = 3) -> list[Path]:
+    """A training run's candidates: its last ``last`` epochs (``epochs/epoch_NN.pt``), then ``best.pt``.
+
+    The rule prefers later candidates on a full tie, so they come in epoch order; ``best.pt`` (the
+    best clean val AUC) is added when it is not one of them already.
+    """
+    run_dir = Path(run_dir)
+    epochs = sorted((run_dir / "epochs").glob("epoch_*.pt"))[-last:]
+    best = run_dir / "best.pt"
+    if best.is_file():
+        best_epoch = read_checkpoint(best)["metadata"].get("epoch")
+        if all(read_checkpoint(p)["metadata"].get("epoch") != best_epoch for p in epochs):
+            epochs = [best, *epochs]
+    if not epochs:
+        raise FileNotFoundError(f"no checkpoints under {run_dir}: train first")
+    return epochs

@@ -16,7 +16,7 @@ later notebook reads.""") + [
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import build_manifest, load_manifest, write_manifest
 from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE
-from pneumolib.data.leakage import leakage_checks, split_agreement, split_summary
+from pneumolib.data.leakage import leakage_checks, person_number_evidence, split_agreement, split_summary
 from pneumolib import eda
 
 profile = active_profile()
@@ -25,8 +25,8 @@ build = build_manifest(root, max_per_folder=profile.max_images_per_split)
 manifest = build.manifest
 print(f"{len(manifest)} images, {manifest['patient_id'].nunique()} patients, {len(build.problems)} files left out")"""),
         new_markdown_cell("""`build_manifest` decoded every image once and recorded, per image: label, official split,
-patient id (parsed from the file name: `personN` for pneumonia, `IM-XXXX` / `NORMAL2-IM-XXXX` for
-normal), pneumonia subtype, size, three hashes and its duplicate group. A corrupt or non-image
+patient id (parsed from the file name: `personN_bacteria` / `personN_virus` for pneumonia, see
+below; `IM-XXXX` / `NORMAL2-IM-XXXX` for normal), pneumonia subtype, size, three hashes and its duplicate group. A corrupt or non-image
 file would be listed in `build.problems` and left out with a warning, never silently dropped."""),
         new_code_cell("""build.problems"""),
         new_markdown_cell("""## Class balance
@@ -51,6 +51,25 @@ Most children have one film, some have many. Films of the same child look alike,
 child's films land in both training and validation, validation scores measure memory, not
 generalisation. Hence: **split by patient, not by image.**"""),
         new_code_cell("""fig = eda.images_per_patient(manifest)"""),
+        new_markdown_cell("""### Who is a patient? `personN` is not one child
+
+The release names pneumonia films `personN_bacteria_M.jpeg` and `personN_virus_M.jpeg`. If
+`personN` named one child, splitting on it would be the obvious choice. The counts below say it
+does not:
+
+* the image counter `M` is counted **per subtype**: the same numbers occur in both the bacterial
+  and the viral series;
+* a large share of person numbers carry films of **both** subtypes, implausible for the same
+  children in one hospital's pneumonia cohort;
+* of the person numbers found in both the official train and test splits, **none** shares a
+  subtype across that boundary: a child filmed twice would land on both sides within one subtype
+  at least sometimes.
+
+Conclusion: the person number is a counter kept per subtype folder, so `person7_bacteria` and
+`person7_virus` are two children. The patient id is therefore `personN_<subtype>`. This matters:
+keyed on `personN` alone, a few hundred training films would look like "children who are also
+in the test split" and be thrown away for nothing."""),
+        new_code_cell("""person_number_evidence(manifest)"""),
         new_markdown_cell("""## Duplicates
 
 Two hashes per image find copies:
@@ -79,11 +98,15 @@ The policy (see `pneumolib/data/split.py`):
 * the official **test** split (624 films) stays the test split, untouched, used only for the final
   report in notebook 04;
 * the 16-image official val split is folded back into training;
-* training films of a child who also has films in the test split (same `personN` id) are
-  **excluded**: the model never trains on a child it will be graded on;
-* **val** takes about 10 % of the remaining films, whole patients at a time, stratified by label,
-  preferring original-form films so that val resembles the all-original test split;
-* the draw is deterministic, so everybody gets the same split."""),
+* training films of a child who also has films in the test split (same patient id, or a duplicate
+  of a test film) would be **excluded**: the model never trains on a child it will be graded on.
+  With patients keyed as above, no child crosses that boundary in this release;
+* **val** takes about 10 % of the training pool, whole patients (and duplicate groups) at a time,
+  stratified by label, in an order drawn from a hash of the patient id;
+* the split reads only what every copy of the data shares: file names, the official split and
+  the duplicate groups. A copy from Kaggle (originals) and a re-encoded copy get the same split,
+  and `python -m pneumolib manifest` takes every known file's split from the committed
+  `data_manifest.csv`, reporting (never silently re-splitting) duplicate groups that differ."""),
         new_code_cell("""split_summary(manifest)"""),
         new_code_cell("""fig = eda.class_balance(manifest, "split")"""),
         new_markdown_cell("""Every leakage check should find nothing:"""),

@@ -30,12 +30,17 @@ print(f"model: {checkpoint.name} ({source})")"""),
         new_markdown_cell("""## Score val and test, build the report
 
 One function computes every number below (and the README's and model card's results sections,
-so those never drift from the code): the temperature and the operating points from val, then
-test metrics with **95 % confidence intervals from a bootstrap that resamples patients**, not
+so those never drift from the code): it takes the temperature and the operating points the
+checkpoint was finalised with (on val and stress val, notebook 03), then computes test metrics with **95 % confidence intervals from a bootstrap that resamples patients**, not
 images (films of one child are not independent; resampling images would make the intervals too
-narrow)."""),
+narrow).
+
+Every look at the test split is written to an access log (date, the checkpoint's sha256, why):
+a test split looked at again and again while models change quietly becomes a second val split.
+The project's own log, with every look made for the shipped model, is listed in the model card."""),
         new_code_cell("""evaluation = evaluate_checkpoint(checkpoint, manifest_for_data(root), root, n_resamples=profile.bootstrap_resamples,
-                                 max_images=profile.max_images_per_split, cache_dir=work_dir() / "cache")
+                                 max_images=profile.max_images_per_split, cache_dir=work_dir() / "cache",
+                                 purpose="notebook 04: evaluation report")
 report, val, test = evaluation.report, evaluation.predictions["val"], evaluation.predictions["test"]
 write_report(report, work_dir() / "evaluation" / f"report_{profile.name}.json")
 thresholds = operating_point_thresholds(report)
@@ -66,8 +71,9 @@ drawn from the training hospital's distribution, the official test split behaves
 
 A calibrated model's "80 %" is right about 80 % of the time. The reliability diagram plots
 confidence against accuracy per bin (the diagonal is perfect); ECE is the average gap. Temperature
-scaling (one number, fitted on val) softens or sharpens all probabilities without changing their
-order, so AUC is unchanged."""),
+scaling (one number, fitted on val and stress val) softens or sharpens all probabilities without
+changing their order, so AUC is unchanged. Whether it helps on test is not a given: compare the
+two panels and the ECE before and after in the table above."""),
         new_code_cell("""fig = plots.plot_reliability(test["label"], test["prob"], test["prob_calibrated"])
 fig"""),
         new_markdown_cell("""## What does it get wrong?

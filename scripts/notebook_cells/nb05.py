@@ -58,9 +58,12 @@ operating point (the API's default, chosen on val in notebook 03), the outcome (
 the Grad-CAM map **of the class that was called** (what a user of the screening threshold would be
 shown), and how much of that map falls inside an approximate lung outline. Full profile: all 624
 test films (under a minute on a CPU)."""),
-        new_code_cell("""study = study_split(model, metadata, manifest_for_data(root), "test", root,
+        new_code_cell("""from pneumolib.evaluation.test_access import record_test_access
+
+study = study_split(model, metadata, manifest_for_data(root), "test", root,
                     max_images=profile.max_images_per_split, cache_dir=work_dir() / "cache")
-print(f"{len(study)} test films, {study.operating_point} threshold {study.threshold:.3f}")
+log = record_test_access(checkpoint, "notebook 05: Grad-CAM study of the test split", len(study))
+print(f"{len(study)} test films, {study.operating_point} threshold {study.threshold:.3f} (look recorded in {log.name})")
 study.table["outcome"].value_counts().reindex(["TP", "FP", "FN", "TN"], fill_value=0).to_frame("films")"""),
         new_markdown_cell("""## Galleries: correct calls
 
