@@ -19,6 +19,21 @@ def to_model_input(images: np.ndarray | torch.Tensor, device: torch.device | str
     return tensor.to(device, non_blocking=True).unsqueeze(1).float().div_(255.0)
 
 
+def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
+    """The mixed-precision type for ``device``: None on a CPU (float32 is faster there).
+
+    bfloat16 only where the GPU computes it natively (compute capability 8.0 and up: A100, L4,
+    H100); ``torch.cuda.is_bf16_supported()`` also says yes on older GPUs such as Colab's T4,
+    which only emulate it (no bf16 tensor cores or cuDNN convolutions). Those get float16, which
+    training pairs with a gradient scaler.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    major, _minor = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16
+
+
 def margin_logits(logits: torch.Tensor) -> torch.Tensor:
     """Two-class logits -> one pneumonia-vs-normal logit; sigmoid of it is softmax's P(pneumonia)."""
     return logits[:, 1] - logits[:, 0]
@@ -51,10 +66,11 @@ def predict_features_and_logits(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled features (N, F) and margin logits (N,) in one pass (eval mode: dropout is off)."""
     model.eval()
-    on_cuda = torch.device(device).type == "cuda"
+    amp_dtype = autocast_dtype(device)
     features, logits = [], []
     for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False):
-        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=on_cuda):
+        with torch.autocast(device_type=torch.device(device).type, dtype=amp_dtype or torch.float32,
+                            enabled=amp_dtype is not None):
             pooled = model.features(to_model_input(images[start : start + batch_size], device))
             scores = model.head(pooled)
         features.append(pooled.float().cpu())

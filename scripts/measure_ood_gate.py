@@ -4,6 +4,9 @@ Both go through the service's own path (decode_upload, canonical preprocessing, 
 Goals: pass >= 99 % of the official test X-rays, reject >= 95 % of tests/fixtures/not_xray.
 
     python scripts/measure_ood_gate.py [--checkpoint FILE] [--data DIR]
+
+Reading the test split is a look at it: it is recorded in the test-split access log
+(``$PNEUMO_TEST_LOG``, else the work folder's log).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from tqdm import tqdm
 from pneumolib.checkpoint import find_checkpoint
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import load_manifest
+from pneumolib.evaluation.test_access import record_test_access
 from pneumolib.serving.decode import decode_upload
 from pneumolib.serving.errors import NotAChestXray, UploadError
 from pneumolib.serving.predictor import Predictor
@@ -47,6 +51,8 @@ def main() -> None:
     root = find_dataset_root(args.data, download=False)
     test = load_manifest().query("split == 'test'")
     xray = [distance_ratio(predictor, root / p) for p in tqdm(test["path"], desc="test X-rays")]
+    log = record_test_access(checkpoint, "measure_ood_gate: share of test X-rays the gate passes", len(xray))
+    print(f"this look at the test split is recorded in {log}")
     others = sorted(p for p in NOT_XRAY.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".dcm"})
     other = [distance_ratio(predictor, p) for p in tqdm(others, desc="non-X-rays")]
     passed = [r is not None and r <= 1 for r in xray]

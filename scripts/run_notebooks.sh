@@ -9,5 +9,15 @@ names=("$@")
 export PNEUMO_PROFILE=full PNEUMO_WORK_DIR="${PNEUMO_WORK_DIR:-pneumo_work}"
 for name in "${names[@]}"; do
   echo "executing $name"
-  ../.venv/bin/python -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=7200 "$name.ipynb"
+  ../.venv/bin/python - "$name.ipynb" <<'PY'
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+
+path = sys.argv[1]
+notebook = nbformat.read(path, as_version=4)
+NotebookClient(notebook, timeout=7200, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
+nbformat.write(notebook, path)
+PY
 done

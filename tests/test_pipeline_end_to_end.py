@@ -13,19 +13,36 @@ from pneumolib.evaluation.run import evaluate_checkpoint, update_documents, val_
 from pneumolib.models import ARCHITECTURES
 from pneumolib.serving.ood import MahalanobisGate
 from pneumolib.data.shifts import ACQUISITION_SHIFTS, STRESS_SHIFTS
+from pneumolib.evaluation.selection import compare_candidates, run_candidates
 from pneumolib.evaluation.test_access import read_test_log
 from pneumolib.training.finalize import finalize_checkpoint
 from pneumolib.training.trainer import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
-def finalized(fixture_build, tmp_path_factory):
+def trained(fixture_build, tmp_path_factory):
     out = tmp_path_factory.mktemp("pipeline")
-    result = train(TrainConfig(image_size=48, batch_size=8, epochs=1), fixture_build.manifest, fixture_build.root,
-                   out / "train", progress=False)
-    final = out / "model.pt"
-    finalize_checkpoint(result.best_checkpoint, fixture_build.manifest, fixture_build.root, final, progress=False)
+    return train(TrainConfig(image_size=48, batch_size=8, epochs=2), fixture_build.manifest, fixture_build.root,
+                 out / "train", progress=False)
+
+
+@pytest.fixture(scope="module")
+def finalized(trained, fixture_build):
+    final = trained.best_checkpoint.parent.parent / "model.pt"
+    finalize_checkpoint(trained.best_checkpoint, fixture_build.manifest, fixture_build.root, final, progress=False)
     return final
+
+
+def test_selection_compares_the_run_on_val_and_stress_val(trained, fixture_build, capsys):
+    candidates = run_candidates(trained.best_checkpoint.parent)
+    assert [p.name for p in candidates if p.parent.name == "epochs"] == ["epoch_01.pt", "epoch_02.pt"]
+    selection = compare_candidates(candidates, fixture_build.manifest, fixture_build.root, progress=False)
+    assert selection.chosen.path in {str(p) for p in candidates}
+    assert "selected" in capsys.readouterr().out
+    assert set(selection.chosen.stress["shift"]) == {"clean", *STRESS_SHIFTS}
+    assert selection.table["same_split"].all() and selection.table["eligible"].any()
+    lung = selection.table["lung_share"].dropna()
+    assert ((lung >= 0) & (lung <= 1)).all()
 
 
 def test_finalize_adds_val_only_decisions(finalized):

@@ -131,3 +131,13 @@ def test_bundled_copy_is_half_precision_and_equivalent(tmp_path):
     images = torch.rand(2, 1, 64, 64)
     with torch.no_grad():
         assert torch.allclose(torch.softmax(model(images), 1), torch.softmax(loaded(images), 1), atol=2e-2)
+
+
+@pytest.mark.parametrize("capability, expected", [((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)])
+def test_mixed_precision_uses_bf16_only_where_native(monkeypatch, capability, expected):
+    from pneumolib.inference import autocast_dtype
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 says yes too
+    assert autocast_dtype("cuda") is expected
+    assert autocast_dtype("cpu") is None

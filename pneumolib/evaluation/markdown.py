@@ -177,7 +177,7 @@ def _calibration_table(report: Mapping[str, Any]) -> str:
     return _table(["Predictions", f"ECE ({cal['n_bins']} bins)", "NLL", "Brier"], rows)
 
 
-def render_model_card_results(report: Mapping[str, Any]) -> str:
+def render_model_card_results(report: Mapping[str, Any], include_comparison: bool = True) -> str:
     """The model card's full results section (Markdown, level-3 headings)."""
     data, cal = report["data"], report["calibration"]
     test, val = data["test"], data["validation"]
@@ -218,12 +218,15 @@ def render_model_card_results(report: Mapping[str, Any]) -> str:
             "calibration error; lower is better for all three columns."
         ),
         _calibration_table(report),
-        "### Comparison with reported results",
-        render_comparison_table(report),
-        (
-            "Reference numbers are as reported by their authors, without intervals, from other "
-            "training setups and possibly other test protocols; ≈ marks approximate values. "
-            "Whether a reference value lies inside our interval is a rough guide only."
-        ),
     ]
+    if include_comparison:
+        parts += [
+            "### Comparison with reported results",
+            render_comparison_table(report),
+            (
+                "Reference numbers are as reported by their authors, without intervals, from other "
+                "training setups and possibly other test protocols; ≈ marks approximate values. "
+                "Whether a reference value lies inside our interval is a rough guide only."
+            ),
+        ]
     return "\n\n".join(parts)

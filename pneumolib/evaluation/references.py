@@ -43,4 +43,9 @@ REFERENCES: tuple[ReferenceResult, ...] = (
         },
         source="Kermany et al., Cell 172(5), 2018: pneumonia vs normal, transfer learning",
     ),
+    ReferenceResult(
+        name="Rajaraman et al. 2018",
+        metrics={"accuracy": 0.962, "roc_auc": 0.993},
+        source="Rajaraman et al., Applied Sciences 8(10):1715, 2018: customised VGG16 on lung-cropped films",
+    ),
 )

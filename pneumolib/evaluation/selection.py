@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import load_checkpoint, read_checkpoint
 from pneumolib.data.manifest import manifest_digest
@@ -157,15 +158,35 @@ def val_stress_set(manifest: pd.DataFrame, data_root: str | os.PathLike, image_s
 
 
 def lung_share_on(stress: StressSet, data_root: str | os.PathLike, progress: bool = True):  # noqa: ANN201
-    """``(model, metadata, threshold) -> mean heat share inside the lungs`` of clean val films called pneumonia."""
-    from pneumolib.explain.study import film_reader, study_images
+    """``(model, metadata, threshold) -> mean heat share inside the lungs`` of clean val films called pneumonia.
+
+    The lung outlines do not depend on the model: they are computed once, on first use, and
+    reused for every candidate.
+    """
+    from pneumolib.explain.focus import focus_share
+    from pneumolib.explain.gradcam import create_explainer
+    from pneumolib.explain.lung_mask import segment_lungs
+    from pneumolib.explain.study import FOCUS_HEIGHT, shrink_film, film_reader
+
+    read = film_reader(data_root)
+    masks: dict[int, np.ndarray] = {}
 
     def share(model: torch.nn.Module, metadata: dict[str, Any], threshold: float) -> float:
-        study = study_images(model, stress.arrays[CLEAN], stress.labels, stress.paths, film_reader(data_root),
-                             temperature=float(metadata.get("temperature", 1.0)), threshold=threshold,
-                             operating_point="balanced", progress=progress)
-        called = study.table[study.table["predicted"] == 1]["inside_share"].dropna()
-        return float(called.mean()) if len(called) else math.nan
+        images = stress.arrays[CLEAN]
+        prob = sigmoid(predict_logits(model, images) / float(metadata.get("temperature", 1.0)))
+        called = np.flatnonzero(prob >= threshold)
+        if called.size == 0:
+            return math.nan
+        explainer = create_explainer(model)
+        shares = []
+        for start in tqdm(range(0, called.size, 32), desc="lung share", disable=not progress, leave=False):
+            chunk = called[start : start + 32]
+            heatmaps = explainer.explain(np.array(images[chunk]), 1, batch_size=32).heatmaps
+            for index, heatmap in zip(chunk, heatmaps):
+                if index not in masks:
+                    masks[index] = segment_lungs(shrink_film(read(stress.paths[index]), FOCUS_HEIGHT)).mask
+                shares.append(focus_share(heatmap, masks[index]))
+        return float(np.nanmean(shares))
 
     return share
 

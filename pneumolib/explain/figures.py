@@ -21,7 +21,7 @@ from pneumolib import CLASS_NAMES
 from pneumolib.explain.lung_mask import segment_lungs
 from pneumolib.explain.overlay import DEFAULT_OPACITY, overlay_heatmap
 from pneumolib.explain.study import (
-    OUTCOME_NAMES, OUTCOMES, FilmReader, GradCamStudy, RandomisationStudy, _shrink, film_reader,
+    OUTCOME_NAMES, OUTCOMES, FilmReader, GradCamStudy, RandomisationStudy, shrink_film, film_reader,
 )
 
 #: Films are shrunk to this height for display; a panel is a few hundred pixels wide anyway.
@@ -48,7 +48,7 @@ def _bare(ax: Axes) -> None:
 def _draw_overlay(ax: Axes, film: np.ndarray, heatmap: np.ndarray | None, lungs: bool,
                   opacity: float = DEFAULT_OPACITY) -> None:
     """The film (with the heatmap blended in, if any) and, optionally, the lung mask's outline."""
-    film = _shrink(film, DISPLAY_HEIGHT)
+    film = shrink_film(film, DISPLAY_HEIGHT)
     if heatmap is None:
         ax.imshow(film, cmap="gray", vmin=0, vmax=255)
     else:

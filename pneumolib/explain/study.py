@@ -171,7 +171,8 @@ def describe_focus(study: GradCamStudy, threshold: float = 0.5) -> str:
         return "\n".join(lines)
     inside, uniform = defined["inside_share"].mean(), defined["mask_fraction"].mean()
     if inside > uniform + SAME_MARGIN:
-        verdict = "The maps lean towards the lungs, more than chance."
+        verdict = ("The maps lean towards the lungs, more than chance" +
+                   (", though most of their mass still lies outside them." if inside < 0.5 else "."))
     elif inside < uniform - SAME_MARGIN:
         verdict = "That is **less than chance**: on average the maps avoid the lungs."
     else:
@@ -241,7 +242,7 @@ def study_images(
             maps[redo] = explainer.explain(chunk[redo], [int(c) for c in called[redo]], batch_size=batch_size).heatmaps
         for offset, heatmap in enumerate(maps):
             index = start + offset
-            film = _shrink(read_film(paths[index]), FOCUS_HEIGHT)
+            film = shrink_film(read_film(paths[index]), FOCUS_HEIGHT)
             lungs = segment_lungs(film)
             shares[index] = focus_share(heatmap, lungs.mask)
             fractions[index], sources[index] = lungs.area_fraction, "/".join(lungs.sources)
@@ -343,7 +344,7 @@ def randomisation_study(
                               trained.heatmaps, random_maps, RandomisationResult(rho, method))
 
 
-def _shrink(film: np.ndarray, height: int) -> np.ndarray:
+def shrink_film(film: np.ndarray, height: int) -> np.ndarray:
     """The film at most ``height`` pixels high, aspect ratio kept."""
     if film.shape[0] <= height:
         return film

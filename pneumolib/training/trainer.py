@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
 from pneumolib.data.manifest import manifest_digest
-from pneumolib.inference import predict_logits, sigmoid, to_model_input
+from pneumolib.inference import autocast_dtype, predict_logits, sigmoid, to_model_input
 from pneumolib.models import ARCHITECTURES, create_model
 from pneumolib.training.augment import AugmentConfig, augment_batch
 from pneumolib.training.data import SplitArrays, class_weights, load_split
@@ -75,12 +75,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _amp_dtype(device: torch.device) -> torch.dtype | None:
-    if device.type != "cuda":
-        return None  # CPU autocast slows EfficientNet down here; train in float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
 def train_one_epoch(
     model: torch.nn.Module,
     data: SplitArrays,
@@ -100,7 +94,7 @@ def train_one_epoch(
     aug_gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch)
     augment_config = AugmentConfig.from_dict(config.augment_config)
     order = torch.randperm(len(data.labels), generator=order_gen).numpy()
-    amp_dtype = _amp_dtype(device) if config.amp else None
+    amp_dtype = autocast_dtype(device) if config.amp else None
     total, seen = 0.0, 0
     batches = range(0, len(order) - config.batch_size + 1 if len(order) >= config.batch_size else 1, config.batch_size)
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
@@ -197,7 +191,7 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, len(train_data.labels) // config.batch_size)
     scheduler = warmup_cosine(optimizer, int(config.warmup_epochs * steps_per_epoch), config.epochs * steps_per_epoch)
-    amp_dtype = _amp_dtype(device) if config.amp else None
+    amp_dtype = autocast_dtype(device) if config.amp else None
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
     history: list[dict[str, Any]] = []

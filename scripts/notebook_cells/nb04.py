@@ -8,9 +8,10 @@ from notebook_cells.common import PROFILE_MD, header
 
 
 def cells() -> list:
-    return header("04_evaluate", "04 · Evaluation: how good is it, how sure are we, what does it get wrong?", """This is the
-only notebook that touches the official **test split** (624 films of children the model never
-saw), and it only measures: every threshold and the calibration come from `val`.""") + [
+    return header("04_evaluate", "04 · Evaluation: how good is it, how sure are we, what does it get wrong?", """Here the
+official **test split** (624 films of children the model never saw) is scored and reported; it
+only measures: every threshold and the calibration come from val and stress val (notebook 03).
+Notebooks 05 and 06 use test films too, to explain and to demonstrate, never to tune.""") + [
         new_markdown_cell(PROFILE_MD + " In the quick profile: 160 images per split and 200 bootstrap resamples."),
         new_code_cell("""from IPython.display import Markdown
 from pneumolib.checkpoint import find_checkpoint
@@ -44,7 +45,7 @@ The project's own log, with every look made for the shipped model, is listed in 
 report, val, test = evaluation.report, evaluation.predictions["val"], evaluation.predictions["test"]
 write_report(report, work_dir() / "evaluation" / f"report_{profile.name}.json")
 thresholds = operating_point_thresholds(report)
-Markdown(render_model_card_results(report))"""),
+Markdown(render_model_card_results(report, include_comparison=False))  # the comparison comes at the end"""),
         new_markdown_cell("""## Operating points
 
 A classifier outputs a probability; a **threshold** turns it into a decision, and where you put
@@ -56,8 +57,10 @@ it trades sensitivity against specificity. Two are offered, both chosen on val:
 
 On the curves below, see where each sits. The precision-recall curve matters because pneumonia
 is the majority class here; in a clinic with fewer pneumonia cases, precision would be lower."""),
-        new_code_cell("""fig = plots.plot_roc(test["label"], test["prob_calibrated"], thresholds)"""),
-        new_code_cell("""fig = plots.plot_precision_recall(test["label"], test["prob_calibrated"], thresholds)"""),
+        new_code_cell("""fig = plots.plot_roc(test["label"], test["prob_calibrated"], thresholds)
+fig"""),
+        new_code_cell("""fig = plots.plot_precision_recall(test["label"], test["prob_calibrated"], thresholds)
+fig"""),
         new_code_cell("""fig = plots.plot_confusion_matrices(test["label"], test["prob_calibrated"], thresholds)
 fig"""),
         new_markdown_cell("""## Does the threshold transfer from val to test?
