@@ -224,3 +224,25 @@ def test_error_gallery_picks_most_confident_errors():
         plots.plot_error_gallery(df, 0.5, source, n=2).canvas.draw()
     no_errors = plots.plot_error_gallery(df.assign(label=[0, 0, 1, 1, 1, 0]), 0.5, load, n=2)
     assert isinstance(no_errors, Figure)
+
+
+def test_targets_are_marked_met_or_missed_from_the_report():
+    from pneumolib.evaluation.markdown import render_targets, render_threshold_transfer
+
+    def interval(value):
+        return {"estimate": value, "lower": value, "upper": value}
+
+    report = {
+        "test": {"roc_auc": interval(0.99), "at": {
+            "balanced": {"metrics": {"sensitivity": interval(0.98), "specificity": interval(0.85), "accuracy": interval(0.95)}},
+            "screening": {"metrics": {"sensitivity": interval(0.995), "specificity": interval(0.86)}}}},
+        "calibration": {"test": {"after": {"ece": 0.07}}},
+        "operating_points": {"screening": {"val_sensitivity": 0.99, "val_specificity": 0.97},
+                             "balanced": {"val_sensitivity": 0.98, "val_specificity": 0.99}},
+    }
+    table = render_targets(report)
+    assert "| ROC AUC | >= 0.985 | 0.990 | met |" in table
+    assert "| balanced: specificity | >= 0.9 | 0.850 | **missed** |" in table
+    assert "| ECE after scaling | <= 0.05 | 0.070 | **missed** |" in table
+    sentence = render_threshold_transfer(report)
+    assert "*screening*: val sensitivity 99.0% / specificity 97.0%, test 99.5% / 86.0%" in sentence

@@ -141,3 +141,47 @@ def test_mixed_precision_uses_bf16_only_where_native(monkeypatch, capability, ex
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 says yes too
     assert autocast_dtype("cuda") is expected
     assert autocast_dtype("cpu") is None
+
+
+def test_old_checkpoints_read_back_their_recipe_without_the_newer_steps():
+    from pneumolib.training.augment import LEGACY_OFF, AugmentConfig
+
+    old = {"max_rotation_degrees": 7.0, "scale_range": [0.9, 1.1], "border_erase_probability": 0.6}
+    config = AugmentConfig.from_dict(old)
+    assert config.scale_range == (0.9, 1.1) and config.aspect_range == (1.0, 1.0)
+    assert all(getattr(config, key) == value for key, value in LEGACY_OFF.items())
+    assert AugmentConfig.from_dict({}) == AugmentConfig()  # nothing recorded: today's recipe
+
+
+@pytest.mark.parametrize("fill, black, white", [(0.0, 1.0, 0.0), (1.0, 0.0, 1.0)])
+def test_zooming_out_puts_the_film_on_a_black_or_white_margin(fill, black, white):
+    from pneumolib.training.augment import AugmentConfig, random_geometry
+
+    images = torch.full((2, 1, 32, 32), 0.5)
+    config = AugmentConfig(max_rotation_degrees=0.0, scale_range=(0.5, 0.5), aspect_range=(1.0, 1.0), max_translate=0.0,
+                           margin_black_probability=black, margin_white_probability=white)
+    out = random_geometry(images, torch.Generator().manual_seed(0), config)
+    assert torch.allclose(out[:, :, 0, 0], torch.tensor(fill))  # the corner lies outside the film
+    assert torch.allclose(out[:, :, 16, 16], torch.tensor(0.5))  # the centre is still the film
+
+
+def test_independent_stretch_changes_width_not_height():
+    from pneumolib.training.augment import AugmentConfig, random_geometry
+
+    images = torch.zeros(1, 1, 64, 64)
+    images[..., 16:48, 16:48] = 1.0  # a centred square
+    config = AugmentConfig(max_rotation_degrees=0.0, scale_range=(1.0, 1.0), aspect_range=(1.44, 1.44), max_translate=0.0,
+                           margin_black_probability=0.0, margin_white_probability=0.0)
+    out = random_geometry(images, torch.Generator().manual_seed(0), config)[0, 0] > 0.5
+    width, height = int(out[32].sum()), int(out[:, 32].sum())
+    assert width == pytest.approx(32 * 1.2, abs=2) and height == pytest.approx(32 / 1.2, abs=2)
+
+
+def test_histogram_equalisation_matches_opencv():
+    import cv2
+
+    from pneumolib.training.augment import equalize_histogram
+
+    image = (np.random.default_rng(0).beta(2, 5, size=(40, 50)) * 255).astype(np.uint8)
+    ours = equalize_histogram(torch.as_tensor(image).float().div(255).view(1, 1, 40, 50))[0, 0]
+    assert np.abs(ours.numpy() * 255 - cv2.equalizeHist(image)).max() <= 1.01

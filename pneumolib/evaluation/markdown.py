@@ -122,6 +122,8 @@ def render_readme_results(report: Mapping[str, Any]) -> str:
                 "Reference numbers are as reported by their authors, without intervals, and "
                 "come from other training setups; ≈ marks approximate values."
             ),
+            render_threshold_transfer(report),
+            render_targets(report),
         ]
     )
 
@@ -210,6 +212,9 @@ def render_model_card_results(report: Mapping[str, Any], include_comparison: boo
         _metric_table(report),
         "### Sensitivity by pneumonia subtype (test)",
         _subtype_table(report),
+        "### Against the project's targets",
+        render_targets(report),
+        render_threshold_transfer(report),
         "### Calibration",
         (
             f"Temperature scaling (T = {temperature:.3f}, fitted on {report['calibration']['fitted_on'] or 'nothing'}) changes no "
@@ -230,3 +235,53 @@ def render_model_card_results(report: Mapping[str, Any], include_comparison: boo
             ),
         ]
     return "\n\n".join(parts)
+
+
+#: The project's targets on the official test split (thresholds from val, measured once):
+#: (label, where in the report, minimum or maximum, goal).
+TARGETS: tuple[tuple[str, tuple[str, ...], str, float], ...] = (
+    ("ROC AUC", ("test", "roc_auc"), "min", 0.985),
+    ("balanced: sensitivity", ("test", "at", "balanced", "metrics", "sensitivity"), "min", 0.97),
+    ("balanced: specificity", ("test", "at", "balanced", "metrics", "specificity"), "min", 0.90),
+    ("balanced: accuracy", ("test", "at", "balanced", "metrics", "accuracy"), "min", 0.95),
+    ("screening: sensitivity", ("test", "at", "screening", "metrics", "sensitivity"), "min", 0.99),
+    ("screening: specificity", ("test", "at", "screening", "metrics", "specificity"), "min", 0.85),
+    ("ECE after scaling", ("calibration", "test", "after", "ece"), "max", 0.05),
+)
+
+
+def _lookup(report: Mapping[str, Any], path: Sequence[str]) -> float | None:
+    value: Any = report
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value.get("estimate") if isinstance(value, Mapping) else value
+
+
+def render_targets(report: Mapping[str, Any]) -> str:
+    """The project's test-split targets next to what this model reached, met or missed."""
+    rows = []
+    for label, path, kind, goal in TARGETS:
+        value = _lookup(report, path)
+        if value is None:
+            rows.append([label, f"{'>=' if kind == 'min' else '<='} {goal:g}", NA, NA])
+            continue
+        met = value >= goal if kind == "min" else value <= goal
+        rows.append([label, f"{'>=' if kind == 'min' else '<='} {goal:g}", f"{value:.3f}", "met" if met else "**missed**"])
+    return _table(["Target (test split)", "goal", "reached", ""], rows)
+
+
+def render_threshold_transfer(report: Mapping[str, Any]) -> str:
+    """One sentence per operating point: its sensitivity and specificity on val and on test."""
+    parts = []
+    for name in ("screening", "balanced"):
+        point, at = report["operating_points"].get(name), report["test"]["at"].get(name)
+        if not point or not at:
+            continue
+        sens, spec = at["metrics"]["sensitivity"]["estimate"], at["metrics"]["specificity"]["estimate"]
+        if sens is None or spec is None:
+            continue
+        parts.append(f"*{name}*: val sensitivity {point['val_sensitivity']:.1%} / specificity "
+                     f"{point['val_specificity']:.1%}, test {sens:.1%} / {spec:.1%}")
+    return ("How the thresholds transfer from (clean) val to test — " + "; ".join(parts) + ".") if parts else ""
