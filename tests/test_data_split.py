@@ -90,3 +90,4 @@ def test_person_number_evidence_on_the_full_release():
     assert tuple(table.loc["person numbers with films of both subtypes"]) == (979, 1674)
     assert table.loc["person numbers in both official train/val and test", "count"] == 170
     assert table.loc["... of which share a subtype across that boundary", "count"] == 0
+    assert table.loc["train/val films of those person numbers (excluded if personN were the patient)", "count"] == 457

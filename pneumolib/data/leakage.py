@@ -76,5 +76,7 @@ def person_number_evidence(manifest: pd.DataFrame) -> pd.DataFrame:
         ("person numbers with films of both subtypes", int((subtypes_per_person > 1).sum()), len(subtypes_per_person)),
         ("person numbers in both official train/val and test", len(crossing), len(subtypes_per_person)),
         ("... of which share a subtype across that boundary", shared, len(crossing)),
+        ("train/val films of those person numbers (excluded if personN were the patient)",
+         int(pool["person"].isin(crossing).sum()), len(pool)),
     ]
     return pd.DataFrame(rows, columns=["finding", "count", "out of"])

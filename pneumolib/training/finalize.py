@@ -20,6 +20,7 @@ The test split is not read here; ``pneumolib evaluate`` reports on it afterwards
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,8 @@ def finalize_checkpoint(
     temperature = fit_temperature(pooled_logits, pooled_y)
     points = choose_operating_points(pooled_y, sigmoid(pooled_logits / temperature),
                                      sensitivity_target=SCREENING_SENSITIVITY, include_argmax=False)
+    points = {name: dataclasses.replace(point, rule=point.rule.replace("validation", "val + stress val"))
+              for name, point in points.items()}
     calibrated = sigmoid(val_logits / temperature)
     stress_rows = stress_table(stress.labels, {n: sigmoid(z / temperature) for n, z in logits.items()},
                                points["balanced"].threshold)

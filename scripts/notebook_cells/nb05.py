@@ -54,7 +54,7 @@ differ); and it is scaled **per film** (red means "most, within this film", not 
         new_markdown_cell("""## Explain the whole test split
 
 For every test film: the calibrated probability of pneumonia, the call at the `screening`
-operating point (the API's default, chosen on val in notebook 03), the outcome (TP, FP, FN, TN),
+operating point (the API's default, chosen on val and stress val in notebook 03), the outcome (TP, FP, FN, TN),
 the Grad-CAM map **of the class that was called** (what a user of the screening threshold would be
 shown), and how much of that map falls inside an approximate lung outline. Full profile: all 624
 test films (under a minute on a CPU)."""),

@@ -16,7 +16,7 @@ any browser.""") + [
         new_markdown_cell("""## Which model?
 
 The service loads one finalized checkpoint (weights plus the temperature, operating points and
-not-an-X-ray check fitted on `val`). `find_checkpoint()` looks, in order, at
+not-an-X-ray check fitted on val and stress val). `find_checkpoint()` looks, in order, at
 `$PNEUMO_CHECKPOINT`, the model notebook 03 saved in the work folder, then the weights bundled
 with pneumolib; the cell says which one it found."""),
         new_code_cell("""import base64, json
@@ -84,7 +84,7 @@ print(image_path.name)
 print(json.dumps(shown, indent=2))"""),
         new_markdown_cell("""Read the answer: `probability` is the calibrated probability of pneumonia, and the call is
 `Pneumonia` when it reaches `threshold`, the threshold of the chosen `operating_point` (fixed on
-`val`, never on test). `confidence` is the probability of the class called. `gate` reports the
+val and stress val, never on test). `confidence` is the probability of the class called. `gate` reports the
 not-an-X-ray check, `model` which weights answered (the sha256 tells two deployments apart), and
 `warnings` anything that makes this particular answer less trustworthy. `disclaimer` is always
 there: this is a teaching tool, not a diagnostic one.
