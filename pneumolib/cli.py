@@ -79,12 +79,7 @@ def _select(args: argparse.Namespace) -> int:
                                    lung_share=not args.no_lung_share)
     out = Path(args.out) if args.out else work_dir() / "selection.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    from pneumolib.evaluation.report import jsonable
-
-    record = {"decision": selection.decision, "chosen": Path(selection.chosen.path).name,
-              "candidates": selection.table.to_dict(orient="records"),
-              "stress": {row["candidate"]: table for row, table in selection.stress_tables()}}
-    out.write_text(json.dumps(jsonable(record), indent=1) + "\n")
+    out.write_text(json.dumps(selection.to_record(), indent=1) + "\n")
     print(f"wrote {out}")
     if args.chosen_out:
         shutil.copyfile(selection.chosen.path, args.chosen_out)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 from pneumolib.checkpoint import load_checkpoint
 from pneumolib.data.images import read_grayscale
@@ -51,8 +50,7 @@ def main() -> None:
     shares = {}
     for name, layer in layers.items():
         explainer = HeadGradCAM(model) if layer is None else LibraryGradCAM(model, target_layer=layer)
-        with torch.inference_mode(False):
-            maps = explainer.explain(images, 1, batch_size=16).heatmaps
+        maps = explainer.explain(images, 1, batch_size=16).heatmaps
         shares[name] = float(np.nanmean([focus_share(h, m) for h, m in zip(maps, masks)]))
         print(f"{name:18s} lung share {shares[name]:.3f}")
     print(f"uniform map        lung share {np.mean([m.mean() for m in masks]):.3f}  ({len(called)} films)")

@@ -91,3 +91,20 @@ def test_person_number_evidence_on_the_full_release():
     assert table.loc["person numbers in both official train/val and test", "count"] == 170
     assert table.loc["... of which share a subtype across that boundary", "count"] == 0
     assert table.loc["train/val films of those person numbers (excluded if personN were the patient)", "count"] == 457
+
+
+def test_split_tables_in_the_docs_match_the_committed_manifest():
+    """The README and model card quote the split's counts by hand: they must be the manifest's."""
+    from pathlib import Path
+
+    manifest = load_manifest()
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("README.md", "MODEL_CARD.md"):
+        text = (root / doc).read_text(encoding="utf-8")
+        for split in ("train", "val", "test"):
+            rows = manifest[manifest["split"] == split]
+            normal, pneumonia = int(rows["label"].eq("NORMAL").sum()), int(rows["label"].eq("PNEUMONIA").sum())
+            assert f"| {split} | {len(rows):,} | {normal:,} | {pneumonia:,} |" in text, (doc, split)
+    train, val = manifest[manifest["split"] == "train"], manifest[manifest["split"] == "val"]
+    share = val["patient_id"].nunique() / (val["patient_id"].nunique() + train["patient_id"].nunique())
+    assert f"val holds {share:.1%}".replace("%", " %") in (root / "README.md").read_text(encoding="utf-8")

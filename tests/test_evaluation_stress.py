@@ -88,3 +88,21 @@ def test_selection_rule_ties_go_to_stress_auc_then_lung_share_then_later():
     assert select_candidate(same, verbose=False).chosen.name == "early"
     equal = [_record("early", 0.999, 0.01, 0.990), _record("late", 0.999, 0.01, 0.990)]
     assert select_candidate(equal, verbose=False).chosen.name == "late"
+
+
+def test_selection_record_renders_every_candidate_and_the_decision():
+    import json
+
+    from pneumolib.evaluation.robustness_card import render_selection_section, render_stress_section
+
+    old = _record("first model", 0.9999, 0.04, 0.99)
+    old.same_split = False
+    selection = select_candidate([old, _record("epoch 15", 0.996, 0.01, 0.995, lung=0.41)], verbose=False)
+    record = json.loads(json.dumps(selection.to_record()))  # what `select --out` writes
+    assert record["chosen"] == "epoch 15" and set(record["stress"]) == {"first model", "epoch 15"}
+    text = render_selection_section(record)
+    assert "| epoch 15 | yes | 0.9960 | 1.0 % |" in text and "| first model | reference: other split |" in text
+    assert f"Decision: {selection.decision}." in text
+    stress = {"operating_point": "balanced", "summary": stress_summary(selection.chosen.stress),
+              "shifts": selection.chosen.stress.to_dict(orient="records")}
+    assert "| s | 0.9950 | 1 | 0 | 1.0 % | +0.000 |" in render_stress_section(stress)

@@ -19,8 +19,9 @@ from pneumolib.data.images import read_grayscale
 from pneumolib.data.preprocess import CANONICAL_JPEG_QUALITY, canonical_image
 
 
-def _cache_key(paths: Sequence[str], size: int, jpeg_quality: int | None) -> str:
-    digest = hashlib.sha256(f"{size}|{jpeg_quality}|".encode())
+def cache_key(paths: Sequence[str], size: int, jpeg_quality: int | None, variant: str = "") -> str:
+    """A short hash of what an image array holds: the files, the input size, the JPEG quality (and a variant)."""
+    digest = hashlib.sha256(f"{variant}{size}|{jpeg_quality}|".encode())
     for path in paths:
         digest.update(path.encode() + b"\n")
     return digest.hexdigest()[:16]
@@ -42,7 +43,7 @@ def load_image_array(
     """
     cache_file = None
     if cache_dir is not None:
-        cache_file = Path(cache_dir) / f"images_{size}px_{_cache_key(paths, size, jpeg_quality)}.npy"
+        cache_file = Path(cache_dir) / f"images_{size}px_{cache_key(paths, size, jpeg_quality)}.npy"
         if cache_file.is_file():
             return np.load(cache_file, mmap_mode="r")
     root = Path(root)

@@ -75,9 +75,13 @@ class Selection:
     decision: str
     records: list[CandidateRecord] = field(default_factory=list)
 
-    def stress_tables(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        """(candidate row, its per-shift table as records) for every candidate, for a JSON record."""
-        return [(r.row(), r.stress.to_dict(orient="records")) for r in self.records]
+    def to_record(self) -> dict[str, Any]:
+        """The decision, the candidates' figures and their per-shift tables, as plain JSON-ready data."""
+        from pneumolib.evaluation.report import jsonable
+
+        return jsonable({"decision": self.decision, "chosen": Path(self.chosen.path).name,
+                         "candidates": self.table.to_dict(orient="records"),
+                         "stress": {r.name: r.stress.to_dict(orient="records") for r in self.records}})
 
 
 def score_stress_set(model: torch.nn.Module, stress: StressSet, temperature: float = 1.0,
@@ -97,7 +101,7 @@ def balanced_threshold(metadata: dict[str, Any], labels: np.ndarray, clean_prob:
 def measure_candidate(checkpoint: str | os.PathLike, stress: StressSet, name: str | None = None,
                       lung_share_fn: Any = None, device: str | torch.device = "cpu",
                       progress: bool = True) -> CandidateRecord:
-    """Score one checkpoint on stress val; ``lung_share_fn(model, metadata, threshold)`` adds the lung share."""
+    """Score one checkpoint on stress val; ``lung_share_fn(model, clean_prob, threshold)`` adds the lung share."""
     model, metadata = load_checkpoint(checkpoint, device)
     temperature = float(metadata.get("temperature", 1.0))
     probabilities = score_stress_set(model, stress, temperature, device, progress)
@@ -105,7 +109,7 @@ def measure_candidate(checkpoint: str | os.PathLike, stress: StressSet, name: st
     record = CandidateRecord(name or Path(checkpoint).stem, str(checkpoint), threshold, temperature,
                              stress_table(stress.labels, probabilities, threshold))
     if lung_share_fn is not None:
-        record.lung_share = float(lung_share_fn(model, metadata, threshold))
+        record.lung_share = float(lung_share_fn(model, probabilities[CLEAN], threshold))
     return record
 
 
@@ -147,18 +151,16 @@ def val_stress_set(manifest: pd.DataFrame, data_root: str | os.PathLike, image_s
                    max_images: int | None = None, cache_dir: str | os.PathLike | None = None,
                    progress: bool = True) -> StressSet:
     """Stress val for the manifest's val split (the same rows, in the same order, as ``load_split``)."""
-    from pneumolib import CLASS_NAMES
     from pneumolib.evaluation.stress import build_stress_set
-    from pneumolib.training.data import subset_rows
+    from pneumolib.training.data import label_indices, subset_rows
 
     rows = subset_rows(manifest[manifest["split"] == "val"], max_images).reset_index(drop=True)
-    labels = rows["label"].map({name: index for index, name in enumerate(CLASS_NAMES)}).to_numpy(np.int64)
-    return build_stress_set(data_root, list(rows["path"]), labels, image_size, jpeg_quality,
+    return build_stress_set(data_root, list(rows["path"]), label_indices(rows), image_size, jpeg_quality,
                             cache_dir=cache_dir, progress=progress)
 
 
 def lung_share_on(stress: StressSet, data_root: str | os.PathLike, progress: bool = True):  # noqa: ANN201
-    """``(model, metadata, threshold) -> mean heat share inside the lungs`` of clean val films called pneumonia.
+    """``(model, clean_prob, threshold) -> mean heat share inside the lungs`` of clean val films called pneumonia.
 
     The lung outlines do not depend on the model: they are computed once, on first use, and
     reused for every candidate.
@@ -171,10 +173,9 @@ def lung_share_on(stress: StressSet, data_root: str | os.PathLike, progress: boo
     read = film_reader(data_root)
     masks: dict[int, np.ndarray] = {}
 
-    def share(model: torch.nn.Module, metadata: dict[str, Any], threshold: float) -> float:
+    def share(model: torch.nn.Module, clean_prob: np.ndarray, threshold: float) -> float:
         images = stress.arrays[CLEAN]
-        prob = sigmoid(predict_logits(model, images) / float(metadata.get("temperature", 1.0)))
-        called = np.flatnonzero(prob >= threshold)
+        called = np.flatnonzero(clean_prob >= threshold)
         if called.size == 0:
             return math.nan
         explainer = create_explainer(model)
@@ -222,7 +223,7 @@ def run_candidates(run_dir: str | os.PathLike, last: int = 3) -> list[Path]:
     best = run_dir / "best.pt"
     if best.is_file():
         best_epoch = read_checkpoint(best)["metadata"].get("epoch")
-        if all(read_checkpoint(p)["metadata"].get("epoch") != best_epoch for p in epochs):
+        if all(int(p.stem.removeprefix("epoch_")) != best_epoch for p in epochs):  # files are epoch_NN.pt
             epochs = [best, *epochs]
     if not epochs:
         raise FileNotFoundError(f"no checkpoints under {run_dir}: train first")

@@ -14,7 +14,6 @@ lungs keeps its calls; one that leans on a shortcut flips them. Per shift this m
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
+from pneumolib.data.cache import cache_key
 from pneumolib.data.images import read_grayscale
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.data.shifts import STRESS_SHIFTS, Shift
@@ -46,10 +46,7 @@ class StressSet:
 
 
 def _cache_file(cache_dir: Path, paths: Sequence[str], name: str, size: int, quality: int | None) -> Path:
-    digest = hashlib.sha256(f"stress-v1|{name}|{size}|{quality}|".encode())
-    for path in paths:
-        digest.update(path.encode() + b"\n")
-    return cache_dir / f"stress_{size}px_{digest.hexdigest()[:16]}.npy"
+    return cache_dir / f"stress_{size}px_{cache_key(paths, size, quality, variant=f'stress-v1|{name}|')}.npy"
 
 
 def build_stress_set(

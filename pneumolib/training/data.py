@@ -22,6 +22,11 @@ class SplitArrays:
     rows: pd.DataFrame
 
 
+def label_indices(rows: pd.DataFrame) -> np.ndarray:
+    """The manifest's label names as class indices (1 = pneumonia)."""
+    return rows["label"].map({name: index for index, name in enumerate(CLASS_NAMES)}).to_numpy(np.int64)
+
+
 def subset_rows(rows: pd.DataFrame, max_images: int | None) -> pd.DataFrame:
     """At most ``max_images`` rows, half per label, picked by a hash of the path (deterministic).
 
@@ -50,8 +55,7 @@ def load_split(
         raise ValueError(f"The manifest has no images in split {split!r}.")
     images = load_image_array(data_root, list(rows["path"]), image_size, jpeg_quality, cache_dir, progress,
                               desc=f"caching {split} images")
-    labels = rows["label"].map({name: index for index, name in enumerate(CLASS_NAMES)}).to_numpy(np.int64)
-    return SplitArrays(images, labels, rows)
+    return SplitArrays(images, label_indices(rows), rows)
 
 
 def class_weights(labels: np.ndarray, num_classes: int = len(CLASS_NAMES)) -> np.ndarray:

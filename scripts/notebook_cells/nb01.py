@@ -33,7 +33,7 @@ It also copes with the archive's quirks: the data sits in `chest_xray/` *and* ag
 `chest_xray/chest_xray/`, and there are `__MACOSX` folders. If nothing works, the error lists the
 three ways."""),
         new_code_cell("""root = find_dataset_root()
-root"""),
+print(f"found the data set in a folder named {root.name!r}")  # the full path is yours: print(root) to see it"""),
         new_markdown_cell("""## How many films per split and label?
 
 Notice two things: pneumonia films outnumber normal ones about **3 to 1**, and the official `val`
