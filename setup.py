@@ -28,5 +28,8 @@ setup(
         "pydicom>=3.0", "grad-cam>=1.5", "matplotlib>=3.7", "seaborn>=0.13", "tqdm>=4.65",
         "kagglehub>=0.2", "fastapi>=0.110", "uvicorn>=0.29", "python-multipart>=0.0.9", "pyngrok>=7",
     ],
+    # ONNX Runtime answers on a CPU several times faster than PyTorch eager; without it the
+    # service and the scorers use PyTorch (pneumolib.engine.choice)
+    extras_require={"onnx": ["onnxruntime>=1.17", "onnx>=1.15"]},
     entry_points={"console_scripts": ["pneumolib=pneumolib.cli:main"]},
 )

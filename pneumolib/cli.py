@@ -158,14 +158,17 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import os
+    import dataclasses
 
     import uvicorn
 
-    if args.checkpoint:
-        os.environ["PNEUMO_CHECKPOINT"] = args.checkpoint
+    from pneumolib.serving import ServiceSettings, create_app
+
+    settings = ServiceSettings.from_env()
+    if args.engine:
+        settings = dataclasses.replace(settings, engine=args.engine)
     print(f"pneumolib API on http://{args.host}:{args.port}/  (docs: /docs; not a diagnostic tool)")
-    uvicorn.run("pneumolib.serve:app", host=args.host, port=args.port, workers=1)
+    uvicorn.run(create_app(args.checkpoint, settings), host=args.host, port=args.port, workers=1)
     return 0
 
 
@@ -250,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--checkpoint", help="default: $PNEUMO_CHECKPOINT, the work folder's model, or the bundled one")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--engine", choices=("auto", "onnx", "torch"),
+                       help="inference engine (default: $PNEUMO_ENGINE, else auto: ONNX Runtime on a CPU where installed)")
     serve.set_defaults(run=_serve)
     return parser
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pneumolib.inference import to_model_input
+from pneumolib.engine import to_model_input
 from pneumolib.models import create_model
 from pneumolib.training.augment import AugmentConfig, augment_batch
 from pneumolib.training.trainer import pick_device

@@ -60,3 +60,15 @@ def imagenet_lite0():
 
     torch.manual_seed(0)
     return create_model("efficientnet_lite0", pretrained=True).eval()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache_in_tmp(tmp_path_factory):
+    """Graphs exported by the tests go to a temporary folder, not the user's cache."""
+    previous = os.environ.get("PNEUMO_ONNX_CACHE")
+    os.environ["PNEUMO_ONNX_CACHE"] = str(tmp_path_factory.mktemp("onnx_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PNEUMO_ONNX_CACHE", None)
+    else:
+        os.environ["PNEUMO_ONNX_CACHE"] = previous

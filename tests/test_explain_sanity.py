@@ -37,6 +37,17 @@ def test_gradcam_depends_on_the_learned_weights(imagenet_lite0, films):
     assert result.mean < 0.5, f"Grad-CAM maps barely change with random weights: rho {result.per_image}"
 
 
+def test_the_weight_only_gradcam_depends_on_the_learned_weights(imagenet_lite0, films):
+    """The service's Grad-CAM (head weights on the feature map, no backward pass) passes too."""
+    from pneumolib.explain import LinearHeadGradCAM
+
+    trained = LinearHeadGradCAM(imagenet_lite0).explain(films, 1).heatmaps
+    random_maps = LinearHeadGradCAM(randomised_copy(imagenet_lite0)).explain(films, 1).heatmaps
+    rho = np.array([spearman_similarity(a, b) for a, b in zip(trained, random_maps)])
+    assert not np.isnan(rho).any()
+    assert rho.mean() < 0.5, f"maps barely change with random weights: rho {rho}"
+
+
 def test_the_check_can_fail(imagenet_lite0, films):
     """Same weights on both sides: rho must be 1, so the low value above is not an artefact."""
     result = randomisation_check(imagenet_lite0, films, randomised=copy.deepcopy(imagenet_lite0))

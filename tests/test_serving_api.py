@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import io
 import struct
 import threading
@@ -70,6 +71,8 @@ def test_health_reports_the_loaded_model(client: TestClient) -> None:
     assert body["status"] == "ok"
     assert body["model"]["sha256"] == hashlib.sha256(tiny_checkpoint().read_bytes()).hexdigest()
     assert body["checkpoint_source"] == "given explicitly"
+    engine = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
+    assert body["inference"]["engine"] == engine  # ONNX Runtime answers on a CPU where installed
 
 
 def test_model_card(client: TestClient) -> None:

@@ -135,7 +135,7 @@ def test_bundled_copy_is_half_precision_and_equivalent(tmp_path):
 
 @pytest.mark.parametrize("capability, expected", [((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)])
 def test_mixed_precision_uses_bf16_only_where_native(monkeypatch, capability, expected):
-    from pneumolib.inference import autocast_dtype
+    from pneumolib.engine import autocast_dtype
 
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 says yes too

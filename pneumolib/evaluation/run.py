@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from pneumolib.checkpoint import load_checkpoint, read_checkpoint
+from pneumolib.checkpoint import read_checkpoint
 from pneumolib.data.manifest import manifest_digest
 from pneumolib.evaluation.calibration import apply_temperature
 from pneumolib.evaluation.markers import update_marked_file
@@ -25,7 +25,8 @@ from pneumolib.evaluation.report import build_report
 from pneumolib.evaluation.robustness_card import render_selection_section, render_stress_section
 from pneumolib.evaluation.test_access import read_test_log, record_test_access, render_test_log
 from pneumolib.evaluation.training_card import render_training_section
-from pneumolib.inference import predict_logits, sigmoid
+from pneumolib.engine import Engine
+from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 from pneumolib.data.hashing import file_sha256
 from pneumolib.training.data import load_split
 
@@ -44,7 +45,7 @@ class Evaluation:
     predictions: dict[str, pd.DataFrame]  # "val", "test": path, label, logit, prob, patient_id, subtype
 
 
-def predictions_table(model: torch.nn.Module, metadata: dict[str, Any], manifest: pd.DataFrame, split: str,
+def predictions_table(model: torch.nn.Module | Engine, metadata: dict[str, Any], manifest: pd.DataFrame, split: str,
                       data_root: str | os.PathLike, max_images: int | None = None,
                       cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                       progress: bool = True) -> pd.DataFrame:
@@ -65,9 +66,9 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
                         progress: bool = True, purpose: str = "evaluate",
                         test_log: str | os.PathLike | None = None) -> Evaluation:
     """Score val and test, build the report, and record the look at test in the access log."""
-    model, metadata = load_checkpoint(checkpoint, device)
+    engine, _model, metadata = engine_for_checkpoint(checkpoint, device)
     metadata = {**metadata, "history": read_checkpoint(checkpoint).get("history", [])}
-    tables = {split: predictions_table(model, metadata, manifest, split, data_root, max_images, cache_dir, device, progress)
+    tables = {split: predictions_table(engine, metadata, manifest, split, data_root, max_images, cache_dir, device, progress)
               for split in ("val", "test")}
     record_test_access(checkpoint, purpose, len(tables["test"]), test_log)
     finalized = metadata if "temperature" in metadata and "balanced" in metadata.get("operating_points", {}) else None

@@ -36,11 +36,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from pneumolib.checkpoint import load_checkpoint, read_checkpoint
+from pneumolib.checkpoint import read_checkpoint
 from pneumolib.data.manifest import manifest_digest
 from pneumolib.evaluation.operating_points import youden_threshold
 from pneumolib.evaluation.stress import CLEAN, StressSet, stress_summary, stress_table
-from pneumolib.inference import predict_logits, sigmoid
+from pneumolib.engine import Engine
+from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 
 AUC_TOLERANCE = 0.005
 FLIP_STEP = 0.005
@@ -84,7 +85,7 @@ class Selection:
                          "stress": {r.name: r.stress.to_dict(orient="records") for r in self.records}})
 
 
-def score_stress_set(model: torch.nn.Module, stress: StressSet, temperature: float = 1.0,
+def score_stress_set(model: torch.nn.Module | Engine, stress: StressSet, temperature: float = 1.0,
                      device: str | torch.device = "cpu", progress: bool = True) -> dict[str, np.ndarray]:
     """Probability of pneumonia for every film of every array of ``stress`` (clean and shifted)."""
     return {name: sigmoid(predict_logits(model, images, device=device, progress=progress, desc=f"scoring {name}")
@@ -101,15 +102,15 @@ def balanced_threshold(metadata: dict[str, Any], labels: np.ndarray, clean_prob:
 def measure_candidate(checkpoint: str | os.PathLike, stress: StressSet, name: str | None = None,
                       lung_share_fn: Any = None, device: str | torch.device = "cpu",
                       progress: bool = True) -> CandidateRecord:
-    """Score one checkpoint on stress val; ``lung_share_fn(model, clean_prob, threshold)`` adds the lung share."""
-    model, metadata = load_checkpoint(checkpoint, device)
+    """Score one checkpoint on stress val; ``lung_share_fn(model, clean_prob, threshold, engine)`` adds the lung share."""
+    engine, model, metadata = engine_for_checkpoint(checkpoint, device)
     temperature = float(metadata.get("temperature", 1.0))
-    probabilities = score_stress_set(model, stress, temperature, device, progress)
+    probabilities = score_stress_set(engine, stress, temperature, device, progress)
     threshold = balanced_threshold(metadata, stress.labels, probabilities[CLEAN])
     record = CandidateRecord(name or Path(checkpoint).stem, str(checkpoint), threshold, temperature,
                              stress_table(stress.labels, probabilities, threshold))
     if lung_share_fn is not None:
-        record.lung_share = float(lung_share_fn(model, probabilities[CLEAN], threshold))
+        record.lung_share = float(lung_share_fn(model, probabilities[CLEAN], threshold, engine))
     return record
 
 
@@ -160,7 +161,7 @@ def val_stress_set(manifest: pd.DataFrame, data_root: str | os.PathLike, image_s
 
 
 def lung_share_on(stress: StressSet, data_root: str | os.PathLike, progress: bool = True):  # noqa: ANN201
-    """``(model, clean_prob, threshold) -> mean heat share inside the lungs`` of clean val films called pneumonia.
+    """``(model, clean_prob, threshold, engine) -> mean heat share inside the lungs`` of clean val films called pneumonia.
 
     The lung outlines do not depend on the model: they are computed once, on first use, and
     reused for every candidate.
@@ -173,12 +174,12 @@ def lung_share_on(stress: StressSet, data_root: str | os.PathLike, progress: boo
     read = film_reader(data_root)
     masks: dict[int, np.ndarray] = {}
 
-    def share(model: torch.nn.Module, clean_prob: np.ndarray, threshold: float) -> float:
+    def share(model: torch.nn.Module, clean_prob: np.ndarray, threshold: float, engine: Engine | None = None) -> float:
         images = stress.arrays[CLEAN]
         called = np.flatnonzero(clean_prob >= threshold)
         if called.size == 0:
             return math.nan
-        explainer = create_explainer(model)
+        explainer = create_explainer(model, engine=engine)
         shares = []
         for start in tqdm(range(0, called.size, 32), desc="lung share", disable=not progress, leave=False):
             chunk = called[start : start + 32]

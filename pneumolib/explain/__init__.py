@@ -18,6 +18,7 @@ from pneumolib.explain.focus import FocusEntry, focus_report, focus_share, mostl
 from pneumolib.explain.gradcam import (
     CAMExplainer, Explanation, HeadGradCAM, LibraryGradCAM, as_model_batch, create_explainer,
 )
+from pneumolib.explain.linear_head import LinearHeadGradCAM, gradcam_from_feature_maps
 from pneumolib.explain.lung_mask import LungMask, lung_mask, prior_lung_mask, segment_lungs
 from pneumolib.explain.methods import CAM_METHODS, DEFAULT_METHOD, cam_class
 from pneumolib.explain.overlay import colorize_heatmap, encode_png, overlay_heatmap, overlay_png, resize_heatmap
@@ -30,9 +31,9 @@ from pneumolib.explain.target_layers import TARGET_LAYER_BY_ARCHITECTURE, find_t
 
 __all__ = [
     "CAM_METHODS", "CAMExplainer", "DEFAULT_METHOD", "Explanation", "FilmExplanation", "FocusEntry", "HeadGradCAM",
-    "LibraryGradCAM", "LungMask", "RandomisationResult", "TARGET_LAYER_BY_ARCHITECTURE", "as_model_batch",
+    "LibraryGradCAM", "LinearHeadGradCAM", "LungMask", "RandomisationResult", "TARGET_LAYER_BY_ARCHITECTURE", "as_model_batch",
     "cam_class", "colorize_heatmap", "create_explainer", "encode_png", "explain_film", "find_target_layer",
-    "focus_report", "focus_share", "lung_mask", "mostly_outside", "overlay_heatmap", "overlay_png",
+    "focus_report", "focus_share", "gradcam_from_feature_maps", "lung_mask", "mostly_outside", "overlay_heatmap", "overlay_png",
     "prior_lung_mask", "randomisation_check", "randomised_copy", "resize_heatmap", "segment_lungs",
     "spearman_similarity", "target_layer_name",
     # split-level study and notebook 05's figures

@@ -167,10 +167,20 @@ class HeadGradCAM(CAMExplainer):
             cam.activations_and_grads.release()
 
 
-def create_explainer(model: nn.Module, method: str = DEFAULT_METHOD, fast: bool | None = None) -> CAMExplainer:
-    """The fast head path when the model is a :class:`PneumoniaClassifier`, else the library path."""
+def create_explainer(model: nn.Module, method: str = DEFAULT_METHOD, fast: bool | None = None,
+                     engine: object | None = None) -> CAMExplainer:
+    """The fast head path when the model is a :class:`PneumoniaClassifier`, else the library path.
+
+    With an ``engine`` (:mod:`pneumolib.engine`) and plain Grad-CAM, the forward pass is the
+    engine's and the map comes from the head's weights, with no backward pass at all
+    (:class:`pneumolib.explain.linear_head.LinearHeadGradCAM`).
+    """
     if fast is None:
         fast = supports_head_path(model)
+    if engine is not None and fast and cam_class(method) is cam_class(DEFAULT_METHOD):
+        from pneumolib.explain.linear_head import LinearHeadGradCAM
+
+        return LinearHeadGradCAM(model, engine)
     return HeadGradCAM(model, method) if fast else LibraryGradCAM(model, method)
 
 

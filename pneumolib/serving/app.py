@@ -109,7 +109,7 @@ def _load(state: ServiceState, checkpoint: str | os.PathLike | None) -> None:
         logger.error(state.error)
         return
     try:
-        predictor = Predictor.load(path)
+        predictor = Predictor.load(path, state.settings.engine)
         state.model_card = build_model_card(predictor, source)
     except Exception as error:  # any load failure: report it, do not crash the server
         state.error = f"The model could not be loaded ({source}): {error}"
@@ -150,7 +150,8 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
         return JSONResponse({"status": "ok", "model": state.predictor.info.to_dict(),
                              "checkpoint_source": state.checkpoint_source,
                              "max_concurrency": state.settings.max_concurrency,
-                             "torch_threads": torch.get_num_threads()})
+                             "torch_threads": torch.get_num_threads(),
+                             "inference": state.predictor.engine.describe()})
 
     @app.get("/model", responses={503: {"model": ErrorBody}})
     async def model_card() -> JSONResponse:

@@ -71,6 +71,7 @@ def build_model_card(predictor: Predictor, checkpoint_source: str) -> dict[str, 
         "calibrated_on": meta.get("calibrated_on", "validation"),
         "stress_val": (meta.get("stress_val") or {}).get("summary"),
         "ood_gate": gate_info,
+        "inference": predictor.engine.describe(),
         "test_metrics": report.get("test") if report else None,
         "test_report": report_path(predictor.path).name if report else None,
         "training": {

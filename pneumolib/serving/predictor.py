@@ -14,22 +14,20 @@ from __future__ import annotations
 import logging
 import math
 import os
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
 from pneumolib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from pneumolib.data.hashing import file_sha256
 from pneumolib.data.preprocess import canonical_image
-from pneumolib.explain.head import backbone_feature_map
-from pneumolib.inference import margin_logits, sigmoid, to_model_input
+from pneumolib.engine import Engine, create_engine, margin_logits, to_model_input
+from pneumolib.explain.linear_head import LinearHeadGradCAM
+from pneumolib.inference import sigmoid
 from pneumolib.models.classifier import PneumoniaClassifier
-from pneumolib.models.taps import PooledLayerTap
 
 from .decode import DecodedImage
 from .errors import NotAChestXray
@@ -94,7 +92,7 @@ class Predictor:
     """A finalized checkpoint ready to answer: model in eval mode, no gradients kept."""
 
     def __init__(self, model: PneumoniaClassifier, metadata: dict[str, Any], gate: MahalanobisGate,
-                 info: ModelInfo, path: Path) -> None:
+                 info: ModelInfo, path: Path, engine: Engine | None = None) -> None:
         self.model = model.eval().requires_grad_(False)  # serving never trains; see heatmap_png
         self.metadata = metadata
         self.gate = gate
@@ -104,12 +102,17 @@ class Predictor:
         self.jpeg_quality = metadata.get("jpeg_quality")
         self.temperature = float(metadata["temperature"])
         self.operating_points: dict[str, dict[str, Any]] = dict(metadata["operating_points"])
-        # The gate reads the layers it was fitted on, in the same pass as the prediction.
-        self._gate_tap = PooledLayerTap(self.model, gate.layers_) if gate.layers_ else None
+        # One engine pass gives the prediction, the layers the gate was fitted on and the
+        # feature map a heatmap is made from (ONNX Runtime on a CPU where installed).
+        self.engine = engine if engine is not None else create_engine(
+            self.model, self.image_size, gate.layers_, info.sha256)
+        self._explainer = LinearHeadGradCAM(self.model, self.engine)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Predictor:
-        """Load and check a finalized checkpoint; raises :class:`CheckpointError` with advice."""
+    def load(cls, path: str | os.PathLike, engine: str | None = None) -> Predictor:
+        """Load and check a finalized checkpoint; raises :class:`CheckpointError` with advice.
+
+        ``engine``: "auto", "onnx" or "torch" (default: ``$PNEUMO_ENGINE``, else "auto")."""
         path = Path(path)
         payload = read_checkpoint(path)
         _check_deployable(path, payload)
@@ -126,7 +129,8 @@ class Predictor:
             version=str(metadata.get("package_version", "unknown")),
             sha256=file_sha256(path),
         )
-        predictor = cls(model, metadata, gate, info, path)
+        runner = create_engine(model.eval(), int(metadata["image_size"]), gate.layers_, info.sha256, engine)
+        predictor = cls(model, metadata, gate, info, path, runner)
         predictor.warm_up()
         return predictor
 
@@ -138,7 +142,7 @@ class Predictor:
         blank = np.zeros((self.image_size, self.image_size), np.uint8)
         _, _, feature_map = self._score(blank)
         try:
-            heatmap_png(self.model, feature_map, self.image_size, 1, np.zeros((8, 8), np.uint8))
+            heatmap_png(self._explainer, feature_map, self.image_size, 1, np.zeros((8, 8), np.uint8))
         except Exception:
             logger.exception("Grad-CAM does not work with this model; heatmaps will be unavailable")
 
@@ -174,7 +178,7 @@ class Predictor:
         png = None
         if heatmap:
             try:
-                png = heatmap_png(self.model, feature_map, self.image_size, 1 if label == LABELS[1] else 0,
+                png = heatmap_png(self._explainer, feature_map, self.image_size, 1 if label == LABELS[1] else 0,
                                   image.display, heatmap_max_side)
             except Exception:  # an explanation failure must not cost the client its prediction
                 logger.exception("Grad-CAM heatmap failed")
@@ -183,15 +187,11 @@ class Predictor:
         return Prediction(label, probability, threshold, operating_point, gate,
                           gate_overridden=not gate.passed, heatmap_png=png, warnings=notes)
 
-    def _score(self, canonical: np.ndarray) -> tuple[float, np.ndarray, torch.Tensor]:
+    def _score(self, canonical: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """One backbone pass for everything: the margin logit, the (1, D) features the gate
         measures, and the last-stage feature map a heatmap starts from."""
-        with torch.no_grad(), (self._gate_tap.capture() if self._gate_tap else nullcontext()) as capture:
-            feature_map = backbone_feature_map(self.model, to_model_input(canonical[None]))
-            pooled = self.model.pool(feature_map).flatten(1)
-            logit = float(margin_logits(self.model.head(pooled))[0])
-        gate_features = capture.pooled() if capture is not None else pooled
-        return logit, gate_features.numpy(), feature_map
+        out = self.engine.run(to_model_input(canonical[None]), ("logits", "gate_features", "feature_map"))
+        return float(margin_logits(out["logits"])[0]), out["gate_features"], out["feature_map"]
 
     def _notes(self, image: DecodedImage, label: str, probability: float, operating_point: str,
                gate: GateResult) -> list[str]:
@@ -225,20 +225,19 @@ def gate_refusal(gate: GateResult) -> str:
     )
 
 
-def heatmap_png(model: PneumoniaClassifier, feature_map: torch.Tensor, input_size: int, target_class: int,
+def heatmap_png(explainer: LinearHeadGradCAM, feature_map: np.ndarray, input_size: int, target_class: int,
                 display: np.ndarray, max_side: int = 0) -> bytes:
     """Grad-CAM of ``target_class`` from the prediction's own feature map, over the upload, as PNG.
 
-    Only the head runs backwards (:class:`pneumolib.explain.HeadGradCAM`): the backbone pass
-    was already paid for by the prediction. The square heatmap is stretched back onto the
+    No backward pass at all (:class:`pneumolib.explain.LinearHeadGradCAM`): behind the
+    classifier's pooling and linear head the map is the head's weights applied to the feature
+    map the prediction already computed. The square heatmap is stretched back onto the
     original image's own shape (:mod:`pneumolib.explain.overlay`), so it lands where the model
-    looked. A fresh explainer per call keeps concurrent requests from sharing hooks; the
-    parameters need no gradients (only the feature map does), so concurrent calls never write
-    shared ``.grad`` tensors.
+    looked. Nothing is hooked or written, so concurrent requests can share the explainer.
     """
-    from pneumolib.explain import HeadGradCAM, overlay_png
+    from pneumolib.explain import overlay_png
 
-    explanation = HeadGradCAM(model).explain_feature_maps(feature_map, input_size, target_class)
+    explanation = explainer.explain_feature_maps(feature_map, input_size, target_class)
     return overlay_png(shrink_to_fit(display, max_side), explanation.heatmaps[0])
 
 

@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pneumolib.engine.choice import ENGINE_ENV, engine_preference
+
 from .limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 MAX_UPLOAD_BYTES_ENV = "PNEUMO_MAX_UPLOAD_BYTES"
@@ -39,7 +41,12 @@ class ServiceSettings:
     inferences each using every core oversubscribe the CPU, and a model whose threads wait on
     each other at every layer is hit hardest when anything else competes for the cores."""
 
+    engine: str = "auto"
+    """Which inference engine answers: ``auto`` (ONNX Runtime on a CPU where installed, else
+    PyTorch), ``onnx`` or ``torch``; see :mod:`pneumolib.engine.choice`."""
+
     def __post_init__(self) -> None:
+        engine_preference(self.engine)  # raises on an unknown engine name
         for name, low in (("max_upload_bytes", 1), ("max_pixels", 1), ("max_concurrency", 1),
                           ("heatmap_max_side", 0), ("torch_threads", 0)):
             if getattr(self, name) < low:
@@ -48,7 +55,8 @@ class ServiceSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """Defaults overridden by ``PNEUMO_MAX_UPLOAD_BYTES``, ``PNEUMO_MAX_PIXELS``,
-        ``PNEUMO_MAX_CONCURRENCY``, ``PNEUMO_HEATMAP_MAX_SIDE`` and ``PNEUMO_TORCH_THREADS``."""
+        ``PNEUMO_MAX_CONCURRENCY``, ``PNEUMO_HEATMAP_MAX_SIDE``, ``PNEUMO_TORCH_THREADS`` and
+        ``PNEUMO_ENGINE``."""
         env = os.environ if environ is None else environ
         defaults = cls()
         return cls(
@@ -57,6 +65,7 @@ class ServiceSettings:
             max_concurrency=_int(env, MAX_CONCURRENCY_ENV, defaults.max_concurrency, 1),
             heatmap_max_side=_int(env, HEATMAP_MAX_SIDE_ENV, defaults.heatmap_max_side, 0),
             torch_threads=_int(env, TORCH_THREADS_ENV, defaults.torch_threads, 0),
+            engine=_engine(env, defaults.engine),
         )
 
     def inference_threads(self) -> int:
@@ -65,6 +74,14 @@ class ServiceSettings:
             return self.torch_threads
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         return max(1, cores // self.max_concurrency)
+
+
+def _engine(env: Mapping[str, str], default: str) -> str:
+    raw = env.get(ENGINE_ENV, "").strip()
+    try:
+        return engine_preference(raw or default)
+    except ValueError:
+        raise ValueError(f"{ENGINE_ENV}={raw!r} is not an inference engine; use auto, onnx or torch") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int) -> int:

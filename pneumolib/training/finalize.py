@@ -30,13 +30,13 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from pneumolib.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from pneumolib.checkpoint import read_checkpoint, save_checkpoint
 from pneumolib.data.images import read_grayscale
 from pneumolib.evaluation.calibration import fit_temperature
 from pneumolib.evaluation.operating_points import choose_operating_points
 from pneumolib.evaluation.selection import val_stress_set
 from pneumolib.evaluation.stress import CLEAN, stress_summary, stress_table
-from pneumolib.inference import predict_logits, sigmoid
+from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 from pneumolib.models.factory import ARCHITECTURES
 from pneumolib.training.augment import AugmentConfig
 from pneumolib.training.data import load_split
@@ -57,13 +57,13 @@ def finalize_checkpoint(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Write ``out``: the checkpoint's weights with temperature, operating points and gate added."""
-    model, metadata = load_checkpoint(checkpoint, device)
+    engine, model, metadata = engine_for_checkpoint(checkpoint, device)
     size, quality = metadata["image_size"], metadata["jpeg_quality"]
     splits = {name: load_split(manifest, name, data_root, size, quality, max_images_per_split, cache_dir, progress)
               for name in ("train", "val")}
     val_y = splits["val"].labels
     stress = val_stress_set(manifest, data_root, size, quality, max_images_per_split, cache_dir, progress)
-    logits = {name: predict_logits(model, images, device=device, progress=progress, desc=f"logits: {name}")
+    logits = {name: predict_logits(engine, images, device=device, progress=progress, desc=f"logits: {name}")
               for name, images in stress.arrays.items()}
     val_logits = logits[CLEAN]
     pooled_logits = np.concatenate(list(logits.values()))
@@ -79,7 +79,7 @@ def finalize_checkpoint(
                                points["balanced"].threshold)
     augment = AugmentConfig.from_dict(metadata["train_config"].get("augment_config", {}))
     val_originals = [read_grayscale(Path(data_root) / path) for path in splits["val"].rows["path"]]
-    gate, gate_summary = fit_gate(model, ARCHITECTURES[metadata["architecture"]].gate_layers,
+    gate, gate_summary = fit_gate(engine, ARCHITECTURES[metadata["architecture"]].gate_layers,
                                   splits["train"].images, splits["val"].images, val_originals, size, quality,
                                   augment, device=device, progress=progress)
 

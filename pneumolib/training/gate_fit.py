@@ -23,9 +23,8 @@ import torch
 from tqdm.auto import tqdm
 
 from pneumolib.data.preprocess import canonical_image
-from pneumolib.inference import to_model_input
+from pneumolib.engine import Engine, TorchEngine, to_model_input
 from pneumolib.models.classifier import PneumoniaClassifier
-from pneumolib.models.taps import PooledLayerTap
 from pneumolib.serving.ood import MahalanobisGate, gap_margin
 from pneumolib.data.shifts import ACQUISITION_SHIFTS
 from pneumolib.training.augment import AugmentConfig, augment_batch
@@ -37,7 +36,7 @@ AUGMENTED_VIEWS = 2
 
 @torch.no_grad()
 def gate_features(
-    model: PneumoniaClassifier,
+    model: PneumoniaClassifier | Engine,
     images: np.ndarray,
     layers: Sequence[str],
     augment: AugmentConfig | None = None,
@@ -47,25 +46,30 @@ def gate_features(
     progress: bool = True,
     desc: str = "gate features",
 ) -> np.ndarray:
-    """Tapped features (N, D) of (N, S, S) uint8 images, optionally augmented once (seeded)."""
+    """Tapped features (N, D) of (N, S, S) uint8 images, optionally augmented once (seeded).
+
+    ``model`` may be an engine built with the same gate layers (ONNX Runtime on a CPU: the
+    augmentation still runs in PyTorch, the forward pass in the engine).
+    """
     generator = torch.Generator(device=device).manual_seed(seed)
-    tap = PooledLayerTap(model, layers)
+    engine = model if isinstance(model, Engine) else TorchEngine(model, layers, device)
+    if tuple(engine.gate_layers) != tuple(layers):
+        raise ValueError(f"the engine taps {engine.gate_layers}, not the gate's layers {tuple(layers)}")
     out = []
     try:
         for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False):
             batch = to_model_input(images[start : start + batch_size], device)
             if augment is not None:
                 batch = augment_batch(batch, generator, augment)
-            with tap.capture() as capture:
-                model.features(batch)
-            out.append(capture.pooled().cpu())
+            out.append(engine.run(batch, ("gate_features",))["gate_features"])
     finally:
-        tap.remove()
-    return torch.cat(out).numpy()
+        if engine is not model:
+            engine.close()
+    return np.concatenate(out).astype(np.float32)
 
 
 def pixel_features(
-    model: PneumoniaClassifier,
+    model: PneumoniaClassifier | Engine,
     pixels: Sequence[np.ndarray],
     layers: Sequence[str],
     image_size: int,
@@ -80,7 +84,7 @@ def pixel_features(
 
 
 def reference_features(
-    model: PneumoniaClassifier,
+    model: PneumoniaClassifier | Engine,
     layers: Sequence[str],
     image_size: int,
     jpeg_quality: int | None,
@@ -93,7 +97,7 @@ def reference_features(
 
 
 def fit_gate(
-    model: PneumoniaClassifier,
+    model: PneumoniaClassifier | Engine,
     layers: Sequence[str],
     train_images: np.ndarray,
     val_images: np.ndarray,
@@ -105,7 +109,6 @@ def fit_gate(
     progress: bool = True,
 ) -> tuple[MahalanobisGate, dict[str, Any]]:
     """The fitted gate and a summary of how it did on what placed it (for the checkpoint)."""
-    model.eval()
     views = [gate_features(model, train_images, layers, device=device, progress=progress, desc="gate: train")]
     views += [gate_features(model, train_images, layers, augment, seed=view, device=device, progress=progress,
                             desc=f"gate: train, augmented view {view}") for view in range(1, AUGMENTED_VIEWS + 1)]

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pneumolib.inference import to_model_input
+from pneumolib.engine import to_model_input
 from pneumolib.training.augment import AugmentConfig, augment_batch
 
 

@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
 from pneumolib.data.manifest import manifest_digest
-from pneumolib.inference import autocast_dtype, predict_logits, sigmoid, to_model_input
+from pneumolib.engine import autocast_dtype, to_model_input
+from pneumolib.inference import predict_logits, sigmoid
 from pneumolib.models import ARCHITECTURES, create_model
 from pneumolib.training.augment import AugmentConfig, augment_batch
 from pneumolib.training.data import SplitArrays, class_weights, load_split
