@@ -18,7 +18,8 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["pneumolib", "pneumolib.*"]),
-    package_data={"pneumolib": ["weights/*.pt", "weights/*.json", "serving/static/*"]},
+    package_data={"pneumolib": ["weights/*.pt", "weights/*.json", "serving/static/*", "samples/*.jpeg",
+                                "samples/*.md"]},
     include_package_data=True,
     install_requires=[
         "torch>=2.1", "torchvision>=0.16", "timm>=0.9", "efficientnet_pytorch>=0.7",

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from pneumolib.config import active_profile, work_dir
+from pneumolib.config import active_profile, cache_dir, work_dir
 
 
 def _manifest(args: argparse.Namespace) -> int:
@@ -54,7 +54,7 @@ def _train(args: argparse.Namespace) -> int:
                                                              "max_border_fraction": args.border_fraction})
     out = Path(args.out) if args.out else work_dir() / "train"
     result = train(config, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
-                   out, cache_dir=work_dir() / "cache", resume=not args.restart, device=args.device)
+                   out, cache_dir=cache_dir(), resume=not args.restart, device=args.device)
     print(f"best epoch {result.best_epoch}: val AUC {result.best_val_auc:.4f}\nbest checkpoint: {result.best_checkpoint}")
     return 0
 
@@ -75,7 +75,7 @@ def _select(args: argparse.Namespace) -> int:
         return 2
     selection = compare_candidates(checkpoints, load_manifest(args.manifest),
                                    find_dataset_root(args.data, download=not args.offline), names=names,
-                                   max_images=active_profile().max_images_per_split, cache_dir=work_dir() / "cache",
+                                   max_images=active_profile().max_images_per_split, cache_dir=cache_dir(),
                                    lung_share=not args.no_lung_share)
     out = Path(args.out) if args.out else work_dir() / "selection.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,7 @@ def _finalize(args: argparse.Namespace) -> int:
 
     metadata = finalize_checkpoint(args.checkpoint, load_manifest(args.manifest),
                                    find_dataset_root(args.data, download=not args.offline), args.out,
-                                   cache_dir=work_dir() / "cache", max_images_per_split=active_profile().max_images_per_split)
+                                   cache_dir=cache_dir(), max_images_per_split=active_profile().max_images_per_split)
     points = ", ".join(f"{name} {p['threshold']:.4f}" for name, p in metadata["operating_points"].items())
     print(f"temperature {metadata['temperature']:.3f}; operating points (val): {points}; "
           f"gate accepts {metadata['ood_gate']['val_accept_rate']:.1%} of val\nwrote {args.out}")
@@ -116,7 +116,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     log = access_log_path(project=args.update_docs)
     result = evaluate_checkpoint(checkpoint, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
                                  n_resamples=profile.bootstrap_resamples, max_images=profile.max_images_per_split,
-                                 cache_dir=work_dir() / "cache", purpose=args.why, test_log=log)
+                                 cache_dir=cache_dir(), purpose=args.why, test_log=log)
     print(f"this look at the test split is recorded in {log}")
     out = Path(args.out) if args.out else work_dir() / "evaluation" / "report.json"
     write_report(result.report, out)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 PROFILE_ENV = "PNEUMO_PROFILE"
 WORK_DIR_ENV = "PNEUMO_WORK_DIR"
+CACHE_DIR_ENV = "PNEUMO_CACHE_DIR"
+COLAB_LOCAL_CACHE = Path("/content/pneumo_cache")
 COLAB_DRIVE_DIR = Path("/content/drive/MyDrive")
 
 
@@ -47,10 +49,6 @@ def active_profile() -> Profile:
     return PROFILES[profile_name()]
 
 
-def is_quick() -> bool:
-    return profile_name() == "quick"
-
-
 def work_dir(create: bool = True) -> Path:
     """Where checkpoints, caches and reports go.
 
@@ -64,6 +62,24 @@ def work_dir(create: bool = True) -> Path:
         path = COLAB_DRIVE_DIR / "pneumolib"
     else:
         path = Path("pneumo_work")
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir(create: bool = True) -> Path:
+    """Where the decoded-image caches (.npy, hundreds of MB) go: on this machine's own disk.
+
+    ``PNEUMO_CACHE_DIR`` wins; when the work folder is on Google Drive the caches stay on the
+    Colab runtime's local disk (``/content/pneumo_cache``): Drive is slow for large random reads
+    and its quota is the learner's; a cache is rebuilt in minutes. Otherwise ``<work folder>/cache``.
+    """
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        path = Path(env).expanduser()
+    else:
+        work = work_dir(create=create)
+        path = COLAB_LOCAL_CACHE if COLAB_DRIVE_DIR in work.parents else work / "cache"
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path

@@ -10,15 +10,12 @@ from notebook_cells.common import PROFILE_MD, header
 def cells() -> list:
     return header("03_train", "03 · Training: transfer learning on EfficientNet", """Fine-tune an ImageNet-pretrained
 EfficientNet to tell normal from pneumonia films, on the patient-level split of notebook 02.
-On a Colab GPU the full profile takes minutes; on a laptop CPU, about three minutes per epoch.""") + [
-        new_markdown_cell(PROFILE_MD + """ In the quick profile: 160 images per split, 1 epoch, 96 px.
-
-In Colab, mount Google Drive first (left panel, *Mount Drive*) if you want the trained model to
-survive the session: the work folder is then `MyDrive/pneumolib`, where notebooks 04-06 look."""),
+On a Colab GPU the full profile takes minutes; on a laptop CPU, about three minutes per epoch.""", drive=True) + [
+        new_markdown_cell(PROFILE_MD + """ In the quick profile: 160 images per split, 1 epoch, 96 px."""),
         new_code_cell("""import dataclasses
 import pandas as pd
 import torch
-from pneumolib.config import active_profile, work_dir
+from pneumolib.config import active_profile, cache_dir, work_dir
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import manifest_for_data
 from pneumolib.models import first_available_architecture
@@ -83,7 +80,7 @@ fig = plots.augmentation_examples(val.images, n_images=3)"""),
 The progress bars show the running loss and, per epoch, val ROC AUC. `best.pt` (best epoch),
 `last.pt` (resume point) and `history.csv` go to the work folder. Re-running this cell
 **resumes** from `last.pt` (after a Colab disconnect, say) instead of starting over."""),
-        new_code_cell("""result = train(config, manifest, root, work_dir() / "train", cache_dir=work_dir() / "cache", device=device)
+        new_code_cell("""result = train(config, manifest, root, work_dir() / "train", cache_dir=cache_dir(), device=device)
 print(f"best epoch {result.best_epoch}: val ROC AUC {result.best_val_auc:.4f}")"""),
         new_markdown_cell("""## Learning curves
 
@@ -111,7 +108,7 @@ pneumonia points at a shortcut)."""),
         new_code_cell("""from pneumolib.evaluation.selection import compare_candidates, run_candidates
 
 selection = compare_candidates(run_candidates(work_dir() / "train"), manifest, root,
-                               max_images=profile.max_images_per_split, cache_dir=work_dir() / "cache")
+                               max_images=profile.max_images_per_split, cache_dir=cache_dir())
 selection.chosen.stress.round(4)"""),
         new_markdown_cell("""## Make it deployable
 
@@ -127,7 +124,7 @@ measured, not assumed, in notebook 04. Notebooks 04-06 load this `model.pt` from
         new_code_cell("""from pneumolib.training.finalize import finalize_checkpoint
 
 metadata = finalize_checkpoint(selection.chosen.path, manifest, root, work_dir() / "model.pt",
-                               cache_dir=work_dir() / "cache", max_images_per_split=profile.max_images_per_split,
+                               cache_dir=cache_dir(), max_images_per_split=profile.max_images_per_split,
                                device=device)
 print(f"temperature {metadata['temperature']:.3f}")
 pd.DataFrame(metadata["operating_points"]).T"""),

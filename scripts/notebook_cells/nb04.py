@@ -11,11 +11,11 @@ def cells() -> list:
     return header("04_evaluate", "04 · Evaluation: how good is it, how sure are we, what does it get wrong?", """Here the
 official **test split** (624 films of children the model never saw) is scored and reported; it
 only measures: every threshold and the calibration come from val and stress val (notebook 03).
-Notebooks 05 and 06 use test films too, to explain and to demonstrate, never to tune.""") + [
+Notebooks 05 and 06 use test films too, to explain and to demonstrate, never to tune.""", drive=True) + [
         new_markdown_cell(PROFILE_MD + " In the quick profile: 160 images per split and 200 bootstrap resamples."),
         new_code_cell("""from IPython.display import Markdown
 from pneumolib.checkpoint import find_checkpoint
-from pneumolib.config import active_profile, work_dir
+from pneumolib.config import active_profile, cache_dir, work_dir
 from pneumolib.data.images import read_grayscale
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import manifest_for_data
@@ -40,7 +40,7 @@ Every look at the test split is written to an access log (date, the checkpoint's
 a test split looked at again and again while models change quietly becomes a second val split.
 The project's own log, with every look made for the shipped model, is listed in the model card."""),
         new_code_cell("""evaluation = evaluate_checkpoint(checkpoint, manifest_for_data(root), root, n_resamples=profile.bootstrap_resamples,
-                                 max_images=profile.max_images_per_split, cache_dir=work_dir() / "cache",
+                                 max_images=profile.max_images_per_split, cache_dir=cache_dir(),
                                  purpose="notebook 04: evaluation report")
 report, val, test = evaluation.report, evaluation.predictions["val"], evaluation.predictions["test"]
 write_report(report, work_dir() / "evaluation" / f"report_{profile.name}.json")

@@ -13,14 +13,14 @@ heatmap over a radiograph looks like an explanation. This notebook draws Grad-CA
 test split, then puts them through two checks before believing them: does the heatmap depend on
 what the model learned (a **randomisation test**), and does it fall on the **lungs** or somewhere
 else (a side marker, the film's edges)? A heatmap can be honest and still show that the model
-uses the wrong evidence; that is exactly what it is for.""") + [
+uses the wrong evidence; that is exactly what it is for.""", drive=True) + [
         new_markdown_cell(PROFILE_MD + """ In the quick profile: the 160-film test subset at 96 px, where a
 heatmap has only 3x3 cells and the model trained for one epoch, so the pictures illustrate the
 method rather than describe the real model."""),
         new_code_cell("""%config InlineBackend.figure_formats = ["jpeg"]  # galleries of films: JPEG keeps the notebook small
 from IPython.display import Markdown
 from pneumolib.checkpoint import find_checkpoint, load_checkpoint
-from pneumolib.config import active_profile, work_dir
+from pneumolib.config import active_profile, cache_dir, work_dir
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import manifest_for_data
 from pneumolib.explain import figures
@@ -61,7 +61,7 @@ test films (under a minute on a CPU)."""),
         new_code_cell("""from pneumolib.evaluation.test_access import record_test_access
 
 study = study_split(model, metadata, manifest_for_data(root), "test", root,
-                    max_images=profile.max_images_per_split, cache_dir=work_dir() / "cache")
+                    max_images=profile.max_images_per_split, cache_dir=cache_dir())
 log = record_test_access(checkpoint, "notebook 05: Grad-CAM study of the test split", len(study))
 print(f"{len(study)} test films, {study.operating_point} threshold {study.threshold:.3f} (look recorded in {log.name})")
 study.table["outcome"].value_counts().reindex(["TP", "FP", "FN", "TN"], fill_value=0).to_frame("films")"""),

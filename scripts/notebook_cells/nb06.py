@@ -12,7 +12,7 @@ def cells() -> list:
 behind the same service a deployment would run (`uvicorn pneumolib.serve:app`): a web page where
 you drop an X-ray and see the call and the heatmap, and a JSON API (`POST /predict`) for programs.
 In Colab an **ngrok tunnel** gives the service a temporary public address, so the page opens in
-any browser.""") + [
+any browser.""", drive=True) + [
         new_markdown_cell("""## Which model?
 
 The service loads one finalized checkpoint (weights plus the temperature, operating points and
@@ -23,7 +23,7 @@ with pneumolib; the cell says which one it found."""),
 import requests
 from IPython.display import Image, Markdown, display
 from pneumolib.checkpoint import find_checkpoint
-from pneumolib.data.locate import find_dataset_root
+from pneumolib.samples import SAMPLE_FILM
 from pneumolib.serving.background import serve_in_background
 from pneumolib.serving.tunnel import open_tunnel
 
@@ -70,9 +70,9 @@ On ngrok's free plan a browser first sees an ngrok notice page: click *Visit Sit
 
 `POST /predict` takes the image as a multipart form field named `file`; the query string picks the
 operating point and whether to draw the heatmap. Here the notebook calls its own server directly
-on loopback, with a film from the **test** split."""),
-        new_code_cell("""root = find_dataset_root()
-image_path = sorted((root / "test" / "PNEUMONIA").glob("*.jpeg"))[0]
+on loopback, with the sample film shipped with pneumolib (a child with bacterial pneumonia from
+the official **test** split, CC BY 4.0, Kermany et al. 2018), so this notebook needs no data download."""),
+        new_code_cell("""image_path = SAMPLE_FILM  # shipped with pneumolib: no data download needed
 with open(image_path, "rb") as image_file:
     response = requests.post(f"{server.url}/predict", params={"heatmap": "true", "operating_point": "screening"},
                              files={"file": (image_path.name, image_file, "image/jpeg")}, timeout=300)
