@@ -10,14 +10,13 @@ import sys
 import types
 from pathlib import Path
 
+import jupytext
 import pytest
 
 from pneumolib import REPOSITORY_URL, __version__
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-from notebook_cells.common import SETUP  # noqa: E402
-
+SETUP = jupytext.read(REPO / "notebooks" / "01_download.py").cells[1].source  # the same in every notebook
 CODE = "\n".join(line for line in SETUP.splitlines() if not line.startswith("%"))  # no IPython magics
 
 
@@ -91,18 +90,6 @@ def test_outside_colab_and_when_installed_nothing_is_installed(monkeypatch, caps
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     run_cell()  # in Colab, re-running after a good install: pneumolib is found, pip is not called
     assert pip.calls == []
-
-
-def test_every_notebook_has_the_set_up_cell_and_badge():
-    import nbformat
-
-    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)
-        assert notebook.cells[1].source == SETUP, path.name
-        assert f"colab.research.google.com/github/{REPOSITORY_URL.removeprefix('https://github.com/')}/" \
-               in notebook.cells[0].source, path.name
-    readme = (REPO / "README.md").read_text()
-    assert readme.count(f"colab.research.google.com/github/{REPOSITORY_URL.removeprefix('https://github.com/')}/") == 6
 
 
 def test_git_is_available_for_the_clone_test():

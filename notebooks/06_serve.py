@@ -1,0 +1,210 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Serving: the model behind a web page and an HTTP API
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pneumolib/pneumolib/blob/main/notebooks/06_serve.ipynb)
+#
+# Put the trained model
+# behind the same service a deployment would run (`uvicorn pneumolib.serve:app`): a web page where
+# you drop an X-ray and see the call and the heatmap, and a JSON API (`POST /predict`) for programs.
+# In Colab an **ngrok tunnel** gives the service a temporary public address, so the page opens in
+# any browser.
+#
+# > **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must never be used to diagnose, treat or triage a patient.
+
+# %%
+# Set-up: in Colab, install pneumolib (the release this notebook was written for), then check
+# that it imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
+import importlib, importlib.util, os, subprocess, sys
+IN_COLAB = "google.colab" in sys.modules
+# an uploaded (or Drive) copy of the repository at /content/pneumolib is used instead of the release
+SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (
+    "/content/pneumolib" if os.path.isfile("/content/pneumolib/setup.py") else "git+https://github.com/pneumolib/pneumolib@v0.1.0")
+if IN_COLAB and importlib.util.find_spec("pneumolib") is None:
+    target = ["-e", SOURCE + "[onnx]"] if os.path.isdir(SOURCE) else ["pneumolib[onnx] @ " + SOURCE]
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *target], capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\n"
+                           "Check that this runtime has internet, or upload the repository to "
+                           "/content/pneumolib (or set PNEUMOLIB_SOURCE) and run this cell again.")
+    importlib.invalidate_caches()
+try:
+    import pneumolib
+except ImportError as error:
+    raise RuntimeError("pneumolib is not installed. In Colab run this cell again; elsewhere run "
+                       "`pip install -e .[onnx]` in a clone of the repository.") from error
+print(f"pneumolib {pneumolib.__version__} is ready")
+# %matplotlib inline
+
+# %% [markdown]
+# ## Keep the work across runtimes (Colab)
+#
+# A Colab runtime forgets its disk when it ends. With `USE_DRIVE = True` this cell mounts Google
+# Drive (Colab asks for permission once) and keeps checkpoints and reports in `MyDrive/pneumolib`,
+# where notebooks 03-06 find each other's results; the large image caches stay on the runtime's
+# own disk. Outside Colab, and in automated test runs, nothing is mounted.
+
+# %%
+from pneumolib.colab import mount_drive
+USE_DRIVE = True  # False: keep everything on this runtime's disk (lost when it ends)
+print(mount_drive(USE_DRIVE))
+
+# %% [markdown]
+# ## Which model?
+#
+# The service loads one finalized checkpoint (weights plus the temperature, operating points and
+# not-an-X-ray check fitted on val and stress val). `find_checkpoint()` looks, in order, at
+# `$PNEUMO_CHECKPOINT`, the model notebook 03 saved in the work folder, then the weights bundled
+# with pneumolib; the cell says which one it found.
+
+# %%
+import base64, json
+import requests
+from IPython.display import Image, Markdown, display
+from pneumolib.checkpoint import find_checkpoint
+from pneumolib.samples import SAMPLE_FILM
+from pneumolib.serving.background import serve_in_background
+from pneumolib.serving.tunnel import open_tunnel
+
+checkpoint, source = find_checkpoint()
+print(f"model: {checkpoint.name} ({source})")
+
+# %% [markdown]
+# ## Start the server in the background
+#
+# `uvicorn.run` would block this notebook until the server stops, so the server runs in a
+# **background thread** instead: the cell returns as soon as `/health` answers, and the notebook
+# stays usable. The model is loaded once, at start-up, not per request. The server listens on
+# loopback (`127.0.0.1`) only, on a free port: nothing outside this machine can reach it yet.
+
+# %%
+server = serve_in_background(checkpoint)
+model = server.health["model"]
+print(f"serving {model['name']} ({model['architecture']}, sha256 {model['sha256'][:12]}...) at {server.url}")
+
+# %% [markdown]
+# ## A public address (optional)
+#
+# With an ngrok token, `open_tunnel` opens an HTTPS tunnel to the server and prints its public URL.
+# To get one: sign up at ngrok.com (free), copy your authtoken from
+# <https://dashboard.ngrok.com/get-started/your-authtoken>, and store it **as a Colab secret** named
+# `NGROK_AUTHTOKEN` (key icon in the left bar; switch on notebook access) or in the environment
+# variable `NGROK_AUTHTOKEN`. Never paste a token into a notebook cell: notebooks get shared.
+#
+# Without a token (as in the automated tests), or if ngrok refuses it, the cell says so and the
+# service stays local; in Colab you can still open the page for yourself through Colab's own proxy
+# (the link printed below).
+#
+# While the tunnel is open, **anyone with the URL can use the service**. It is a demo: do not
+# upload identifiable patient images, and close the tunnel at the end (last cell).
+
+# %%
+tunnel = open_tunnel(server.port)
+base_url = tunnel.public_url if tunnel else server.url
+if tunnel is None and IN_COLAB:  # no public URL, but Colab can proxy the port to *your* browser
+    from google.colab import output
+    output.serve_kernel_port_as_window(server.port, anchor_text="Open the web page (Colab proxy)")
+display(Markdown(f"**Web page:** <{base_url}/> · API documentation: <{base_url}/docs>"))
+
+# %% [markdown]
+# ## The web page
+#
+# Open the page, drop a chest X-ray on it (PNG, JPEG or DICOM) and it shows the call, the
+# probability of pneumonia against the threshold of the operating point you pick, and the Grad-CAM
+# heatmap with an opacity slider to compare it with the film underneath. Uploads that are not chest
+# X-rays are refused with an explanation. The page uses only the API below, nothing from elsewhere.
+#
+# On ngrok's free plan a browser first sees an ngrok notice page: click *Visit Site* once.
+
+# %% [markdown]
+# ## Calling the API from Python
+#
+# `POST /predict` takes the image as a multipart form field named `file`; the query string picks the
+# operating point and whether to draw the heatmap. Here the notebook calls its own server directly
+# on loopback, with the sample film shipped with pneumolib (a child with bacterial pneumonia from
+# the official **test** split, CC BY 4.0, Kermany et al. 2018), so this notebook needs no data download.
+
+# %%
+image_path = SAMPLE_FILM  # shipped with pneumolib: no data download needed
+with open(image_path, "rb") as image_file:
+    response = requests.post(f"{server.url}/predict", params={"heatmap": "true", "operating_point": "screening"},
+                             files={"file": (image_path.name, image_file, "image/jpeg")}, timeout=300)
+answer = response.json()
+if not response.ok:
+    raise RuntimeError(f"HTTP {response.status_code}: {answer['detail']}")
+shown = {**answer, "heatmap": f"<base64 PNG, {len(answer['heatmap'] or '')} characters>"}
+print(image_path.name)
+print(json.dumps(shown, indent=2))
+
+# %% [markdown]
+# Read the answer: `probability` is the calibrated probability of pneumonia, and the call is
+# `Pneumonia` when it reaches `threshold`, the threshold of the chosen `operating_point` (fixed on
+# val and stress val, never on test). `confidence` is the probability of the class called. `gate` reports the
+# not-an-X-ray check, `model` which weights answered (the sha256 tells two deployments apart), and
+# `warnings` anything that makes this particular answer less trustworthy. `disclaimer` is always
+# there: this is a teaching tool, not a diagnostic one.
+#
+# `heatmap` is a PNG, base64-encoded: the Grad-CAM map blended over the uploaded film at its own
+# shape. Red marks the regions that pushed the model most towards its call; that is where the model
+# looked, not a contour of the disease.
+
+# %%
+display(Image(data=base64.b64decode(answer["heatmap"]), width=520))
+
+# %% [markdown]
+# ### Same film, other operating point; and an error
+#
+# Only the threshold changes between operating points; the probability stays the same. Errors come
+# back as JSON too, with a `detail` sentence meant for a person: here, a text file instead of an image.
+
+# %%
+for point in ("screening", "balanced"):
+    body = requests.post(f"{server.url}/predict", params={"operating_point": point},
+                         files={"file": (image_path.name, image_path.read_bytes())}, timeout=300).json()
+    print(f"{point:>9}: {body['prediction']:<9} probability {body['probability']:.3f}, threshold {body['threshold']:.3f}")
+
+refused = requests.post(f"{server.url}/predict", files={"file": ("notes.txt", b"not an image", "text/plain")}, timeout=60)
+print(f"\nHTTP {refused.status_code}: {refused.json()['detail']}")
+
+# %% [markdown]
+# ## Calling it from anywhere: curl
+#
+# From a terminal (or any language with an HTTP client), point at the public URL when the tunnel is
+# open. `-F file=@...` sends the file as the multipart field `file`:
+
+# %%
+print(f'curl -F "file=@{image_path.name}" "{base_url}/predict?operating_point=balanced"')
+print(f'curl "{base_url}/model"      # the model card: operating points, validation and test metrics')
+print(f'curl "{base_url}/health"     # 200 once the model is loaded')
+
+# %% [markdown]
+# ## Shut down
+#
+# Close the tunnel first (the public URL stops working at once), then stop the server: it finishes
+# the requests in flight and frees the port. Re-run the cells above to start again.
+
+# %%
+if tunnel is not None:
+    tunnel.close()
+server.stop()
+print("server running:", server.running)
+
+# %% [markdown]
+# **Where next:** the same service runs outside a notebook with
+# `uvicorn pneumolib.serve:app --host 0.0.0.0 --port 8000` (set `PNEUMO_CHECKPOINT` to choose the
+# model). The model card (`GET /model`, and `MODEL_CARD.md`) says what the model was trained on and
+# where it fails: read it before trusting any answer.
