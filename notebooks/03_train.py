@@ -177,15 +177,20 @@ result.history.round(4)
 # The rule that picks among the last epochs is code, written before any run was compared
 # (`pneumolib.evaluation.selection`): among candidates within 0.005 of the best clean val AUC,
 # take the fewest flipped calls under the worst shift, then the best AUC under shift, then the
-# most Grad-CAM heat inside the lungs. It prints every candidate and its decision. What to look
+# most Grad-CAM heat inside the lungs. It prints every candidate and its decision. The model
+# shipped with pneumolib is measured beside them as a yardstick; it is never chosen. What to look
 # for: which shifts flip calls, and in which direction (a shift that only ever turns normals into
 # pneumonia points at a shortcut).
 
 # %%
+import json
+from pneumolib.checkpoint import BUNDLED_CHECKPOINT
 from pneumolib.evaluation.selection import compare_candidates, run_candidates
 
 selection = compare_candidates(run_candidates(work_dir() / "train"), manifest, root,
-                               max_images=profile.max_images_per_split, cache_dir=cache_dir())
+                               max_images=profile.max_images_per_split, cache_dir=cache_dir(),
+                               references=[BUNDLED_CHECKPOINT], reference_names=["model shipped with pneumolib"])
+(work_dir() / "selection.json").write_text(json.dumps(selection.to_record(), indent=1))
 selection.chosen.stress.round(4)
 
 # %% [markdown]

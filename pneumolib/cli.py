@@ -76,7 +76,7 @@ def _select(args: argparse.Namespace) -> int:
     selection = compare_candidates(checkpoints, load_manifest(args.manifest),
                                    find_dataset_root(args.data, download=not args.offline), names=names,
                                    max_images=active_profile().max_images_per_split, cache_dir=cache_dir(),
-                                   lung_share=not args.no_lung_share)
+                                   lung_share=not args.no_lung_share, references=args.reference or ())
     out = Path(args.out) if args.out else work_dir() / "selection.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(selection.to_record(), indent=1) + "\n")
@@ -217,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--data")
     select.add_argument("--manifest")
     select.add_argument("--offline", action="store_true")
+    select.add_argument("--reference", action="append", metavar="CHECKPOINT",
+                        help="a checkpoint to measure and list beside the candidates, never chosen (repeatable)")
     select.set_defaults(run=_select)
 
     finalize = commands.add_parser("finalize", help="add temperature, operating points and the X-ray gate (val/train only)")

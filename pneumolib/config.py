@@ -31,7 +31,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "full": Profile("full", None, 20, 224, 32, 2000),
+    "full": Profile("full", None, 12, 224, 32, 2000),
     "quick": Profile("quick", 160, 1, 96, 16, 200),
 }
 

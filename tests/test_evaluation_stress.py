@@ -81,6 +81,18 @@ def test_a_checkpoint_from_another_split_is_shown_but_never_chosen():
         select_candidate([old], verbose=False)
 
 
+def test_a_reference_is_shown_but_never_chosen():
+    shipped = _record("shipped model", 0.9999, 0.0, 0.999)
+    shipped.reference = True
+    new = _record("this run", 0.995, 0.02, 0.98)
+    selection = select_candidate([shipped, new], verbose=False)
+    assert selection.chosen.name == "this run"
+    row = selection.table.set_index("candidate").loc["shipped model"]
+    assert row["reference"] and not row["eligible"] and row["same_split"]
+    with pytest.raises(ValueError, match="references aside"):
+        select_candidate([shipped], verbose=False)
+
+
 def test_selection_rule_ties_go_to_stress_auc_then_lung_share_then_later():
     tie = [_record("a", 0.999, 0.011, 0.990), _record("b", 0.999, 0.012, 0.995)]  # same 0.5 % flip step
     assert select_candidate(tie, verbose=False).chosen.name == "b"

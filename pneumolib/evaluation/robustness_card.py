@@ -53,7 +53,8 @@ def render_selection_section(record: Mapping[str, Any] | None) -> str:
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in record["candidates"]:
         lung = row.get("lung_share")
-        eligible = "yes" if row["eligible"] else ("no" if row.get("same_split", True) else "reference: other split")
+        eligible = ("yes" if row["eligible"] else "no" if row.get("same_split", True) and not row.get("reference")
+                    else "reference: other split" if not row.get("same_split", True) else "reference")
         lines.append(f"| {row['candidate']} | {eligible} | {row['clean_auc']:.4f} "
                      f"| {_pct(row['worst_flip_rate'])} | {_pct(row['mean_flip_rate'])} | {row['mean_stress_auc']:.4f} "
                      f"| {row['worst_stress_auc']:.4f} | {'n/a' if lung is None else f'{lung:.3f}'} |")

@@ -8,9 +8,10 @@ beside them. The official test split plays no part.
 
 The rule (:func:`select_candidate`), in order:
 
-0. **Same split:** a checkpoint trained on another split (its manifest digest differs from the
-   manifest's) may have trained on today's val films; it is measured and shown as a reference,
-   never chosen.
+0. **Same split, not a reference:** a checkpoint trained on another split (its manifest digest
+   differs from the manifest's) may have trained on today's val films; it is measured and shown
+   as a reference, never chosen. So is any checkpoint passed as a reference (the model shipped
+   with the package, say: a yardstick for a new run, not one of its candidates).
 1. **Eligible:** clean val ROC AUC at most :data:`AUC_TOLERANCE` below the best same-split
    candidate's.
 2. **Fewest flips:** the lowest worst-shift flip rate of the balanced call, compared in steps of
@@ -60,13 +61,19 @@ class CandidateRecord:
     lung_share: float = math.nan  # mean Grad-CAM mass inside the lungs, val films called pneumonia
     summary: dict[str, float] = field(default_factory=dict)
     same_split: bool = True  # trained on the split being selected on (else a reference only)
+    reference: bool = False  # shown for comparison, never chosen
 
     def __post_init__(self) -> None:
         if not self.summary:
             self.summary = stress_summary(self.stress)
 
     def row(self) -> dict[str, Any]:
-        return {"candidate": self.name, **self.summary, "lung_share": self.lung_share, "same_split": self.same_split}
+        return {"candidate": self.name, **self.summary, "lung_share": self.lung_share, "same_split": self.same_split,
+                "reference": self.reference}
+
+    @property
+    def choosable(self) -> bool:
+        return self.same_split and not self.reference
 
 
 @dataclass
@@ -124,12 +131,12 @@ def _sort_key(record: CandidateRecord, position: int) -> tuple:
 
 def select_candidate(records: Sequence[CandidateRecord], verbose: bool = True) -> Selection:
     """Apply the rule of the module docstring; print the table and the decision."""
-    same_split = [r for r in records if r.same_split]
+    same_split = [r for r in records if r.choosable]
     if not same_split:
-        raise ValueError("no candidate was trained on this split: nothing can be chosen")
+        raise ValueError("no candidate was trained on this split (references aside): nothing can be chosen")
     best_auc = max(r.summary["clean_auc"] for r in same_split)
     eligible = [(i, r) for i, r in enumerate(records)
-                if r.same_split and r.summary["clean_auc"] >= best_auc - AUC_TOLERANCE]
+                if r.choosable and r.summary["clean_auc"] >= best_auc - AUC_TOLERANCE]
     ranked = sorted(eligible, key=lambda item: _sort_key(item[1], item[0]))
     chosen = ranked[0][1]
     order = [r for _, r in ranked] + [r for r in records if all(r is not e for _, e in eligible)]
@@ -196,19 +203,25 @@ def lung_share_on(stress: StressSet, data_root: str | os.PathLike, progress: boo
 def compare_candidates(checkpoints: Sequence[str | os.PathLike], manifest: pd.DataFrame, data_root: str | os.PathLike,
                        names: Sequence[str] | None = None, max_images: int | None = None,
                        cache_dir: str | os.PathLike | None = None, lung_share: bool = True,
-                       progress: bool = True) -> Selection:
-    """Measure every checkpoint on val + stress val (and the lung share), then apply the rule."""
+                       progress: bool = True, references: Sequence[str | os.PathLike] = (),
+                       reference_names: Sequence[str] | None = None) -> Selection:
+    """Measure every checkpoint on val + stress val (and the lung share), then apply the rule.
+
+    ``references`` are measured the same way and listed, but never chosen (rule 0)."""
     first = read_checkpoint(checkpoints[0])["metadata"]
     stress = val_stress_set(manifest, data_root, first["image_size"], first["jpeg_quality"], max_images, cache_dir, progress)
     share = lung_share_on(stress, data_root, progress) if lung_share else None
     records = []
-    for index, checkpoint in enumerate(checkpoints):
+    named = [(c, names[i] if names else Path(c).stem, False) for i, c in enumerate(checkpoints)]
+    named += [(c, reference_names[i] if reference_names else f"{Path(c).stem} (reference)", True)
+              for i, c in enumerate(references)]
+    for checkpoint, name, reference in named:
         metadata = read_checkpoint(checkpoint)["metadata"]
         if (metadata["image_size"], metadata["jpeg_quality"]) != (first["image_size"], first["jpeg_quality"]):
             raise ValueError(f"{checkpoint} takes {metadata['image_size']} px inputs; compare like with like")
-        name = names[index] if names else Path(checkpoint).stem
         record = measure_candidate(checkpoint, stress, name, share, progress=progress)
         record.same_split = metadata.get("manifest_digest") == manifest_digest(manifest)
+        record.reference = reference
         records.append(record)
     return select_candidate(records)
 

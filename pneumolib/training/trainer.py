@@ -39,13 +39,14 @@ class TrainConfig:
     init_checkpoint: str | None = None  # start from these weights (continued training), not ImageNet's
     image_size: int = 224
     batch_size: int = 32
-    epochs: int = 20
+    epochs: int = 12
     learning_rate: float = 5e-4
     weight_decay: float = 1e-2
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.05
     dropout: float = 0.3
-    patience: int = 6
+    patience: int = 12  # epochs without a better val AUC before stopping; as many as the run: the
+    # checkpoint is chosen among the last epochs by the stress-val rule, not by val AUC
     keep_epoch_checkpoints: bool = True  # epochs/epoch_NN.pt: the candidates a selection rule compares
     seed: int = 42
     jpeg_quality: int | None = 75
