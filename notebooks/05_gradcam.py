@@ -73,19 +73,20 @@ print(mount_drive(USE_DRIVE))
 # %%
 # %config InlineBackend.figure_formats = ["jpeg"]  # galleries of films: JPEG keeps the notebook small
 from IPython.display import Markdown
-from pneumolib.checkpoint import find_checkpoint, load_checkpoint
+from pneumolib.checkpoint import find_checkpoint
 from pneumolib.config import active_profile, cache_dir, work_dir
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import manifest_for_data
 from pneumolib.explain import figures
 from pneumolib.explain.study import describe_focus, study_split
 from pneumolib.explain.target_layers import target_layer_name
+from pneumolib.inference import engine_for_checkpoint
 
 profile = active_profile()
 root = find_dataset_root()
 checkpoint, source = find_checkpoint()
-model, metadata = load_checkpoint(checkpoint)
-print(f"model: {checkpoint.name} ({source})")
+engine, model, metadata = engine_for_checkpoint(checkpoint)  # ONNX Runtime on a CPU, PyTorch on a GPU
+print(f"model: {checkpoint.name} ({source}); inference engine: {engine.name}")
 print(f"{metadata['architecture']} at {metadata['image_size']} px; Grad-CAM layer: {target_layer_name(model)}")
 
 # %% [markdown]
@@ -107,6 +108,12 @@ print(f"{metadata['architecture']} at {metadata['image_size']} px; Grad-CAM laye
 # input went through. Three consequences to keep in mind: the map is **coarse** (a 7x7 grid
 # smoothed, not pixel detail); it is **per class** (the map for "pneumonia" and the one for "normal"
 # differ); and it is scaled **per film** (red means "most, within this film", not "strongly").
+#
+# A shortcut for this classifier: its head is an average over the grid followed by one linear
+# layer, so the gradient in step 1 is the same in every cell (the class's weight for that channel,
+# divided by the number of cells). Step 2 therefore just reads the head's weights, and no backward
+# pass is needed: pneumolib computes the map straight from the feature maps of the ordinary
+# prediction (the tests check it equals the `pytorch-grad-cam` library's Grad-CAM).
 
 # %% [markdown]
 # ## Explain the whole test split
@@ -121,7 +128,7 @@ print(f"{metadata['architecture']} at {metadata['image_size']} px; Grad-CAM laye
 from pneumolib.evaluation.test_access import record_test_access
 
 study = study_split(model, metadata, manifest_for_data(root), "test", root,
-                    max_images=profile.max_images_per_split, cache_dir=cache_dir())
+                    max_images=profile.max_images_per_split, cache_dir=cache_dir(), engine=engine)
 log = record_test_access(checkpoint, "notebook 05: Grad-CAM study of the test split", len(study))
 print(f"{len(study)} test films, {study.operating_point} threshold {study.threshold:.3f} (look recorded in {log.name})")
 study.table["outcome"].value_counts().reindex(["TP", "FP", "FN", "TN"], fill_value=0).to_frame("films")

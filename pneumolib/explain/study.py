@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from pneumolib import CLASS_NAMES
 from pneumolib.data.images import read_grayscale
 from pneumolib.explain.focus import focus_share
+from pneumolib.engine import Engine
 from pneumolib.explain.gradcam import create_explainer
 from pneumolib.explain.lung_mask import WORKING_HEIGHT, segment_lungs
 from pneumolib.explain.methods import DEFAULT_METHOD
@@ -208,6 +209,7 @@ def study_images(
     method: str = DEFAULT_METHOD,
     batch_size: int = 16,
     progress: bool = True,
+    engine: Engine | None = None,
 ) -> GradCamStudy:
     """The study on given canonical images (N, S, S) uint8, their labels and their film paths.
 
@@ -215,14 +217,16 @@ def study_images(
     heatmap explains that call. The explainer returns argmax heatmaps; calibrated probabilities
     between the threshold and 0.5 disagree with the argmax and are explained once more for the
     class actually called (temperature scaling never moves 0.5, so no other film can disagree).
-    ``read_film(path)`` gives the original film for the lung mask.
+    ``read_film(path)`` gives the original film for the lung mask. With an ``engine``
+    (:func:`pneumolib.inference.engine_for_checkpoint`) the forward passes are the engine's and
+    Grad-CAM comes from the head's weights, without a backward pass (same maps).
     """
     labels = np.asarray(labels, dtype=np.int64)
     if not len(images) == len(labels) == len(paths):
         raise ValueError(f"{len(images)} images, {len(labels)} labels and {len(paths)} paths")
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    explainer = create_explainer(model, method)
+    explainer = create_explainer(model, method, engine=engine)
     count, size = len(images), images.shape[-1]
     heatmaps = np.zeros((count, size, size), dtype=np.float16)
     probs = np.zeros(count, dtype=np.float64)
@@ -271,6 +275,7 @@ def study_split(
     operating_point: str = "screening",
     method: str = DEFAULT_METHOD,
     progress: bool = True,
+    engine: Engine | None = None,
 ) -> GradCamStudy:
     """:func:`study_images` on a split of the manifest (``max_images``: the profile's subset).
 
@@ -287,7 +292,7 @@ def study_split(
     return study_images(model, data.images, data.labels, list(data.rows["path"]), film_reader(data_root),
                         temperature=float(metadata.get("temperature", 1.0)),
                         threshold=float(points[operating_point]["threshold"]), operating_point=operating_point,
-                        method=method, progress=progress)
+                        method=method, progress=progress, engine=engine)
 
 
 @dataclass

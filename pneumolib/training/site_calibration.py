@@ -26,6 +26,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import load_checkpoint, read_checkpoint, write_payload
+from pneumolib.data.hashing import file_sha256
+from pneumolib.engine import create_engine
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.serving.decode import decode_upload
 from pneumolib.serving.errors import UploadError
@@ -81,6 +83,7 @@ def calibrate_gate_for_site(
                                    "finalize the model again with this version.")
     model, metadata = load_checkpoint(checkpoint)
     size, quality = int(metadata["image_size"]), metadata.get("jpeg_quality")
+    engine = create_engine(model, size, gate.layers_, file_sha256(checkpoint))  # ONNX Runtime on a CPU
 
     canonical, skipped = [], []
     for path in tqdm([Path(f) for f in films], desc="reading site films", disable=not progress, leave=False):
@@ -94,8 +97,8 @@ def calibrate_gate_for_site(
         raise GateCalibrationError(f"{len(canonical)} readable films; at least {MIN_SITE_FILMS} are needed "
                                    "(a few hundred give a steadier threshold).")
 
-    site = gate_features(model, np.stack(canonical), gate.layers_, progress=progress, desc="gate: site films")
-    reference = reference_features(model, gate.layers_, size, quality, progress=progress)
+    site = gate_features(engine, np.stack(canonical), gate.layers_, progress=progress, desc="gate: site films")
+    reference = reference_features(engine, gate.layers_, size, quality, progress=progress)
     margin_before, accept_before = gate.margin_, float(gate.accepts(site).mean())
     site_far, reference_near = gap_bounds(gate, site, reference, xray_quantile=SITE_QUANTILE)
     if reference_near <= site_far:
