@@ -57,7 +57,7 @@ print(f"pneumolib {pneumolib.__version__} is ready")
 # own disk. Outside Colab, and in automated test runs, nothing is mounted.
 
 # %%
-from pneumolib.colab import mount_drive
+from pneumolib.notebook.colab import mount_drive
 USE_DRIVE = True  # False: keep everything on this runtime's disk (lost when it ends)
 print(mount_drive(USE_DRIVE))
 
@@ -73,7 +73,7 @@ from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import manifest_for_data
 from pneumolib.models import first_available_architecture
 from pneumolib.training.trainer import TrainConfig, train, pick_device
-from pneumolib.training.data import load_split
+from pneumolib.data.arrays import load_split
 from pneumolib.training import plots
 
 profile = active_profile()
@@ -207,7 +207,7 @@ selection.chosen.stress.round(4)
 # (or, if you did not train, the model bundled with pneumolib).
 
 # %%
-from pneumolib.training.finalize import finalize_checkpoint
+from pneumolib.deploy.finalize import finalize_checkpoint
 
 metadata = finalize_checkpoint(selection.chosen.path, manifest, root, work_dir() / "model.pt",
                                cache_dir=cache_dir(), max_images_per_split=profile.max_images_per_split,

@@ -58,7 +58,7 @@ print(f"pneumolib {pneumolib.__version__} is ready")
 # own disk. Outside Colab, and in automated test runs, nothing is mounted.
 
 # %%
-from pneumolib.colab import mount_drive
+from pneumolib.notebook.colab import mount_drive
 USE_DRIVE = True  # False: keep everything on this runtime's disk (lost when it ends)
 print(mount_drive(USE_DRIVE))
 

@@ -59,7 +59,7 @@ print(f"pneumolib {pneumolib.__version__} is ready")
 # own disk. Outside Colab, and in automated test runs, nothing is mounted.
 
 # %%
-from pneumolib.colab import mount_drive
+from pneumolib.notebook.colab import mount_drive
 USE_DRIVE = True  # False: keep everything on this runtime's disk (lost when it ends)
 print(mount_drive(USE_DRIVE))
 
@@ -77,8 +77,8 @@ import requests
 from IPython.display import Image, Markdown, display
 from pneumolib.checkpoint import find_checkpoint
 from pneumolib.samples import SAMPLE_FILM
-from pneumolib.serving.background import serve_in_background
-from pneumolib.serving.tunnel import open_tunnel
+from pneumolib.notebook.background import serve_in_background
+from pneumolib.notebook.tunnel import open_tunnel
 
 checkpoint, source = find_checkpoint()
 print(f"model: {checkpoint.name} ({source})")

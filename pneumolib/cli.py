@@ -90,7 +90,7 @@ def _select(args: argparse.Namespace) -> int:
 def _finalize(args: argparse.Namespace) -> int:
     from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
-    from pneumolib.training.finalize import finalize_checkpoint
+    from pneumolib.deploy.finalize import finalize_checkpoint
 
     metadata = finalize_checkpoint(args.checkpoint, load_manifest(args.manifest),
                                    find_dataset_root(args.data, download=not args.offline), args.out,
@@ -134,7 +134,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _calibrate_gate(args: argparse.Namespace) -> int:
-    from pneumolib.training.site_calibration import GateCalibrationError, calibrate_gate_for_site, site_films
+    from pneumolib.deploy.site_calibration import GateCalibrationError, calibrate_gate_for_site, site_films
 
     try:
         result = calibrate_gate_for_site(args.checkpoint, site_films(args.films), args.out)

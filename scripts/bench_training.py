@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from pneumolib.engine import to_model_input
 from pneumolib.models import create_model
-from pneumolib.training.augment import AugmentConfig, augment_batch
+from pneumolib.data.augment import AugmentConfig, augment_batch
 from pneumolib.training.trainer import pick_device
 
 

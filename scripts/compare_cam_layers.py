@@ -26,7 +26,7 @@ from pneumolib.explain.focus import focus_share
 from pneumolib.explain.gradcam import HeadGradCAM, LibraryGradCAM
 from pneumolib.explain.lung_mask import segment_lungs
 from pneumolib.inference import predict_logits, sigmoid
-from pneumolib.training.data import load_split
+from pneumolib.data.arrays import load_split
 
 MARGIN = 0.03
 

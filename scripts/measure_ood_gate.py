@@ -21,8 +21,8 @@ from pneumolib.checkpoint import find_checkpoint
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import load_manifest
 from pneumolib.evaluation.test_access import record_test_access
-from pneumolib.serving.decode import decode_upload
-from pneumolib.serving.errors import NotAChestXray, UploadError
+from pneumolib.decode.upload import decode_upload
+from pneumolib.decode.errors import NotAChestXray, UploadError
 from pneumolib.serving.predictor import Predictor
 
 NOT_XRAY = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "not_xray"

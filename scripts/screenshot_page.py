@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     if not CHROMIUM.is_file():
         raise SystemExit(f"no Chromium at {CHROMIUM}: apt-get install chromium, or set PNEUMO_CHROMIUM")
     from pneumolib.checkpoint import find_checkpoint
-    from pneumolib.serving.background import serve_in_background
+    from pneumolib.notebook.background import serve_in_background
 
     checkpoint, source = find_checkpoint(args.checkpoint)
     image = (args.image or default_image()).resolve()

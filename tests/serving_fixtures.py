@@ -2,7 +2,7 @@
 
 The real model is trained elsewhere and too slow to use here, so the tests finalize their own:
 ImageNet-pretrained EfficientNet-Lite0 weights (available offline) with an untrained head, at
-64 px, with metadata shaped like :func:`pneumolib.training.finalize.finalize_checkpoint`'s and
+64 px, with metadata shaped like :func:`pneumolib.deploy.finalize.finalize_checkpoint`'s and
 a not-an-X-ray gate fitted on the fixture X-rays' features. Its predictions mean nothing; its
 gate does separate the fixture X-rays from blank images, noise, documents and photos.
 """
@@ -25,9 +25,9 @@ from dicom_fixtures import dicom_bytes
 from pneumolib.checkpoint import save_checkpoint
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.models import ARCHITECTURES, create_model
-from pneumolib.serving.decode import decode_upload
-from pneumolib.serving.ood import MahalanobisGate
-from pneumolib.training.gate_fit import gate_features
+from pneumolib.decode.upload import decode_upload
+from pneumolib.gate.mahalanobis import MahalanobisGate
+from pneumolib.gate.fit import gate_features
 
 TESTS = Path(__file__).resolve().parent
 XRAY_DIR = TESTS / "fixtures" / "chest_xray"

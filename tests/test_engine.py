@@ -124,7 +124,7 @@ def test_engine_is_an_engine(engines):
 
 
 def test_gate_features_through_the_engine(engines, imagenet_lite0, images):
-    from pneumolib.training.gate_fit import gate_features
+    from pneumolib.gate.fit import gate_features
 
     direct = gate_features(imagenet_lite0, images, LAYERS, progress=False)
     through_onnx = gate_features(engines[1], images, LAYERS, progress=False)

@@ -11,11 +11,11 @@ from pneumolib.checkpoint import read_checkpoint
 from pneumolib.evaluation.report import write_report
 from pneumolib.evaluation.run import evaluate_checkpoint, update_documents, val_test_gap
 from pneumolib.models import ARCHITECTURES
-from pneumolib.serving.ood import MahalanobisGate
+from pneumolib.gate.mahalanobis import MahalanobisGate
 from pneumolib.data.shifts import ACQUISITION_SHIFTS, STRESS_SHIFTS
 from pneumolib.evaluation.selection import compare_candidates, run_candidates
 from pneumolib.evaluation.test_access import read_test_log
-from pneumolib.training.finalize import finalize_checkpoint
+from pneumolib.deploy.finalize import finalize_checkpoint
 from pneumolib.training.trainer import TrainConfig, train
 
 
@@ -102,8 +102,8 @@ def test_gate_features_are_tapped_augmented_and_seeded():
     import torch
 
     from pneumolib.models import ARCHITECTURES, create_model
-    from pneumolib.training.augment import AugmentConfig
-    from pneumolib.training.gate_fit import gate_features
+    from pneumolib.data.augment import AugmentConfig
+    from pneumolib.gate.fit import gate_features
 
     model = create_model("efficientnet_lite0", pretrained=True).eval()
     layers = ARCHITECTURES["efficientnet_lite0"].gate_layers

@@ -31,7 +31,7 @@ PNEUMONIA_XRAY = sorted((XRAY_DIR / "test" / "PNEUMONIA").glob("*.jpeg"))[0]
 @pytest.fixture(scope="module")
 def server():
     from pneumolib.serving.app import create_app
-    from pneumolib.serving.background import BackgroundServer
+    from pneumolib.notebook.background import BackgroundServer
     from pneumolib.serving.settings import ServiceSettings
 
     running = BackgroundServer(create_app(tiny_checkpoint(), ServiceSettings())).start(timeout=120)

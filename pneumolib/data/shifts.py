@@ -7,7 +7,7 @@ They are still chest X-rays with the same diagnosis. Two fixed sets are defined 
 model is compared on them:
 
 * :data:`ACQUISITION_SHIFTS`: one side of the gap the not-a-chest-X-ray gate's threshold is
-  placed in (:func:`pneumolib.serving.ood.gap_margin`): the gate must let these through.
+  placed in (:func:`pneumolib.gate.mahalanobis.gap_margin`): the gate must let these through.
 * :data:`STRESS_SHIFTS`: "stress val", the val films under geometric and acquisition shifts. A
   model that reads the lungs keeps its calls and its ranking under them; one that reads the
   film's width, framing or exposure does not, even when its clean val AUC is 0.999
@@ -15,7 +15,7 @@ model is compared on them:
 
 Every shift maps an (H, W) uint8 image at its original size to another uint8 image, and is
 deterministic (the noise is seeded from the image itself). Several are close to what training
-augmentation does (:mod:`pneumolib.training.augment`); CLAHE, JPEG quality 30 and the exact
+augmentation does (:mod:`pneumolib.data.augment`); CLAHE, JPEG quality 30 and the exact
 parameters here are not, so part of stress val tests generalisation rather than repetition.
 """
 

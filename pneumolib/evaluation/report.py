@@ -5,7 +5,7 @@ test predictions tables, so that documents are rendered from a single saved repo
 than assembled by hand. Order of work, and why:
 
 1. take the temperature and operating points the checkpoint was finalised with
-   (:mod:`pneumolib.training.finalize`, on val + stress val), or, for predictions without a
+   (:mod:`pneumolib.deploy.finalize`, on val + stress val), or, for predictions without a
    finalised checkpoint behind them, fit the temperature on validation logits and choose the
    operating points on *calibrated* validation probabilities (test data never tunes anything);
 2. apply both, unchanged, to the test set and attach patient-bootstrap intervals.

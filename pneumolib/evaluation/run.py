@@ -28,7 +28,7 @@ from pneumolib.evaluation.training_card import render_training_section
 from pneumolib.engine import Engine
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 from pneumolib.data.hashing import file_sha256
-from pneumolib.training.data import load_split
+from pneumolib.data.arrays import load_split
 
 README_SECTION = "readme"
 MODEL_CARD_SECTION = "model_card"

@@ -160,7 +160,7 @@ def val_stress_set(manifest: pd.DataFrame, data_root: str | os.PathLike, image_s
                    progress: bool = True) -> StressSet:
     """Stress val for the manifest's val split (the same rows, in the same order, as ``load_split``)."""
     from pneumolib.evaluation.stress import build_stress_set
-    from pneumolib.training.data import label_indices, subset_rows
+    from pneumolib.data.arrays import label_indices, subset_rows
 
     rows = subset_rows(manifest[manifest["split"] == "val"], max_images).reset_index(drop=True)
     return build_stress_set(data_root, list(rows["path"]), label_indices(rows), image_size, jpeg_quality,

@@ -36,7 +36,7 @@ from pneumolib.explain.gradcam import create_explainer
 from pneumolib.explain.lung_mask import WORKING_HEIGHT, segment_lungs
 from pneumolib.explain.methods import DEFAULT_METHOD
 from pneumolib.explain.sanity import RandomisationResult, randomised_copy, spearman_similarity
-from pneumolib.training.data import load_split
+from pneumolib.data.arrays import load_split
 
 OUTCOMES: tuple[str, ...] = ("TP", "FP", "FN", "TN")
 OUTCOME_NAMES = {"TP": "true positive", "FP": "false positive", "FN": "false negative", "TN": "true negative"}

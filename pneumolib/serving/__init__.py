@@ -1,5 +1,5 @@
-"""Serving helpers: decode uploads safely, refuse what is not a chest X-ray, explain errors.
+"""The HTTP service: FastAPI app, request handling, the predictor, the served model card.
 
-Kept free of web-framework and deep-learning imports so the decoding and error modules can be
-used and tested on their own; the FastAPI app imports what it needs from the submodules.
+Uploads are decoded by :mod:`pneumolib.decode` and gated by :mod:`pneumolib.gate`; this package
+adds only what is about HTTP and answering requests.
 """

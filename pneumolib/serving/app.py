@@ -28,13 +28,13 @@ from threadpoolctl import threadpool_limits
 from pneumolib import __version__
 from pneumolib import checkpoint as checkpoints
 
-from .decode import decode_upload
-from .handlers import install_error_handlers
-from .model_card import build_model_card
-from .predictor import OVERRIDE_FLAG, Predictor
-from .schemas import DISCLAIMER, ErrorBody, OperatingPointName, PredictionResponse, prediction_response
-from .settings import ServiceSettings
-from .uploads import MULTIPART_OVERHEAD, BodySizeLimit, read_upload, too_large_detail
+from pneumolib.decode.upload import decode_upload
+from pneumolib.serving.handlers import install_error_handlers
+from pneumolib.serving.model_card import build_model_card
+from pneumolib.serving.predictor import OVERRIDE_FLAG, Predictor
+from pneumolib.serving.schemas import DISCLAIMER, ErrorBody, OperatingPointName, PredictionResponse, prediction_response
+from pneumolib.serving.settings import ServiceSettings
+from pneumolib.serving.uploads import MULTIPART_OVERHEAD, BodySizeLimit, read_upload, too_large_detail
 
 logger = logging.getLogger(__name__)
 

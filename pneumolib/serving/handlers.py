@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import UploadError
-from .predictor import OPERATING_POINTS
+from pneumolib.decode.errors import UploadError
+from pneumolib.serving.predictor import OPERATING_POINTS
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .formats import SUPPORTED_FORMATS
-from .predictor import Predictor
+from pneumolib.decode.formats import SUPPORTED_FORMATS
+from pneumolib.serving.predictor import Predictor
 
 logger = logging.getLogger(__name__)
 

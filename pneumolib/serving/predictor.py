@@ -29,9 +29,9 @@ from pneumolib.explain.linear_head import LinearHeadGradCAM
 from pneumolib.inference import sigmoid
 from pneumolib.models.classifier import PneumoniaClassifier
 
-from .decode import DecodedImage
-from .errors import NotAChestXray
-from .ood import MahalanobisGate
+from pneumolib.decode.upload import DecodedImage
+from pneumolib.decode.errors import NotAChestXray
+from pneumolib.gate.mahalanobis import MahalanobisGate
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +269,6 @@ def _check_deployable(path: Path, payload: dict[str, Any]) -> None:
     if missing:
         raise CheckpointNotDeployable(
             f"{path} is not a deployable checkpoint: it has no {', '.join(missing)}. A training "
-            "checkpoint must be finalized first (pneumolib.training.finalize.finalize_checkpoint "
+            "checkpoint must be finalized first (pneumolib.deploy.finalize.finalize_checkpoint "
             "fits the temperature, operating points and gate on the validation data)."
         )

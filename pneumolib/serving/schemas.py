@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .decode import DecodedImage
-from .predictor import OVERRIDE_FLAG, ModelInfo, Prediction
+from pneumolib.decode.upload import DecodedImage
+from pneumolib.serving.predictor import OVERRIDE_FLAG, ModelInfo, Prediction
 
 DISCLAIMER = (
     "pneumolib is a teaching and research tool, not a medical device. Its output is not a "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pneumolib.engine.choice import ENGINE_ENV, engine_preference
 
-from .limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+from pneumolib.decode.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
 MAX_UPLOAD_BYTES_ENV = "PNEUMO_MAX_UPLOAD_BYTES"
 MAX_PIXELS_ENV = "PNEUMO_MAX_PIXELS"

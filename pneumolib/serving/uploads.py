@@ -15,8 +15,8 @@ from typing import Any
 from starlette.datastructures import Headers, UploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import UploadTooLarge
-from .limits import megabytes
+from pneumolib.decode.errors import UploadTooLarge
+from pneumolib.decode.limits import megabytes
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart boundaries, part headers and small form fields around the file."""

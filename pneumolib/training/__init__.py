@@ -1,1 +1,1 @@
-"""Training: augmentation, the schedule, checkpoints and the training loop."""
+"""Training: the schedule, the training loop and its plots (augmentation lives in pneumolib.data.augment)."""

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from pneumolib.engine import to_model_input
-from pneumolib.training.augment import AugmentConfig, augment_batch
+from pneumolib.data.augment import AugmentConfig, augment_batch
 
 
 def augmentation_examples(images: np.ndarray, n_images: int = 3, n_versions: int = 4, seed: int = 0,

@@ -26,8 +26,8 @@ from pneumolib.data.manifest import manifest_digest
 from pneumolib.engine import autocast_dtype, to_model_input
 from pneumolib.inference import predict_logits, sigmoid
 from pneumolib.models import ARCHITECTURES, create_model
-from pneumolib.training.augment import AugmentConfig, augment_batch
-from pneumolib.training.data import SplitArrays, class_weights, load_split
+from pneumolib.data.augment import AugmentConfig, augment_batch
+from pneumolib.data.arrays import SplitArrays, class_weights, load_split
 from pneumolib.training.schedule import warmup_cosine
 
 

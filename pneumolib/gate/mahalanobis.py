@@ -14,7 +14,7 @@ feature vectors come from one image (augmented views), ``groups`` keeps them in 
 That quantile only says how far *training-like* X-rays lie. X-rays from another hospital lie
 further out, photos and documents further still, so :func:`gap_margin` can move the threshold
 into the middle of the gap between X-rays under acquisition shifts and a reference set of
-non-X-rays (both measured when the gate is fitted; see :mod:`pneumolib.training.gate_fit`).
+non-X-rays (both measured when the gate is fitted; see :mod:`pneumolib.gate.fit`).
 
 ``layers`` records which layers' pooled outputs the features are (empty: the model's final
 pooled features), so a gate restored from a checkpoint reads the same ones.

@@ -11,10 +11,10 @@ from PIL import Image
 
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.cli import main
-from pneumolib.serving.decode import decode_upload
-from pneumolib.serving.errors import NotAChestXray
+from pneumolib.decode.upload import decode_upload
+from pneumolib.decode.errors import NotAChestXray
 from pneumolib.serving.predictor import Predictor
-from pneumolib.training.site_calibration import GateCalibrationError, calibrate_gate_for_site, site_films
+from pneumolib.deploy.site_calibration import GateCalibrationError, calibrate_gate_for_site, site_films
 from serving_fixtures import NOT_XRAY_DIR, tiny_checkpoint, xray_paths
 
 

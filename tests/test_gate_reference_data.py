@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pneumolib.data.shifts import ACQUISITION_SHIFTS
-from pneumolib.training.reference_non_xrays import reference_non_xrays
+from pneumolib.gate.reference_non_xrays import reference_non_xrays
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ acquisition shifts) and a reference set of non-X-rays. Another hospital's scanne
 settings can put its films further out than anything simulated, and the gate then refuses real
 X-rays. A research team can show the gate a sample of its own frontal chest films (unlabelled;
 a few hundred; not the films it will later report results on): the threshold moves to the middle
-of the gap between those films and the reference non-X-rays (:func:`pneumolib.serving.ood.gap_margin`),
+of the gap between those films and the reference non-X-rays (:func:`pneumolib.gate.mahalanobis.gap_margin`),
 never below the shipped one. When there is no gap (the site's films look as foreign to the model
 as photos do) nothing is loosened and :class:`GateCalibrationError` says why: the model itself
 then needs data from that site.
@@ -29,10 +29,10 @@ from pneumolib.checkpoint import load_checkpoint, read_checkpoint, write_payload
 from pneumolib.data.hashing import file_sha256
 from pneumolib.engine import create_engine
 from pneumolib.data.preprocess import canonical_image
-from pneumolib.serving.decode import decode_upload
-from pneumolib.serving.errors import UploadError
-from pneumolib.serving.ood import MahalanobisGate, gap_bounds, margin_between
-from pneumolib.training.gate_fit import gate_features, reference_features
+from pneumolib.decode.upload import decode_upload
+from pneumolib.decode.errors import UploadError
+from pneumolib.gate.mahalanobis import MahalanobisGate, gap_bounds, margin_between
+from pneumolib.gate.fit import gate_features, reference_features
 
 SITE_SUFFIXES = (".jpeg", ".jpg", ".png", ".dcm", ".dicom")
 MIN_SITE_FILMS = 20

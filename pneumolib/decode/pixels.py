@@ -1,7 +1,7 @@
 """Pixel arrays of any depth or channel count to the 8-bit gray + RGB pair the service uses.
 
 Shared by the PNG/JPEG and DICOM decoders so both make the same choices (see
-:mod:`pneumolib.serving.decode`): 8-bit data is kept as is, deeper data is min-max scaled,
+:mod:`pneumolib.decode.upload`): 8-bit data is kept as is, deeper data is min-max scaled,
 colour becomes gray with Pillow's exact weights, and transparency is flattened onto black.
 """
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from pneumolib.data.images import stretch_to_uint8
 
-from .errors import UnsupportedMediaType
+from pneumolib.decode.errors import UnsupportedMediaType
 
 
 def channels_equal(rgb: np.ndarray) -> bool:

@@ -10,7 +10,7 @@ import codecs
 import os
 import struct
 
-from .errors import UndecodableImage, UnsupportedMediaType, UploadError
+from pneumolib.decode.errors import UndecodableImage, UnsupportedMediaType, UploadError
 
 SUPPORTED_FORMATS = ("jpeg", "png", "dicom")
 

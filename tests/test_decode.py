@@ -1,4 +1,4 @@
-"""Tests for pneumolib.serving.decode: every input kind, every client error, and a fuzz test."""
+"""Tests for pneumolib.decode.upload: every input kind, every client error, and a fuzz test."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ from dicom_fixtures import (
     dicom_bytes,
     report_dicom_bytes,
 )
-from pneumolib.serving import decode as decode_module
-from pneumolib.serving.decode import DecodedImage, decode_upload, sniff_format
-from pneumolib.serving.errors import (
+import pneumolib.decode.upload as decode_module
+from pneumolib.decode.upload import DecodedImage, decode_upload, sniff_format
+from pneumolib.decode.errors import (
     EmptyUpload,
     ImageTooLarge,
     NotAChestXray,

@@ -189,7 +189,7 @@ def serve_in_background(checkpoint: str | os.PathLike | None = None, *, host: st
                         log_level: str = "warning") -> BackgroundServer:
     """Create the app for ``checkpoint`` (default: :func:`~pneumolib.checkpoint.find_checkpoint`)
     and serve it in a background thread; returns the started :class:`BackgroundServer`."""
-    from .app import create_app  # imports torch and FastAPI: only when a server is wanted
+    from pneumolib.serving.app import create_app  # imports torch and FastAPI: only when a server is wanted
 
     server = BackgroundServer(create_app(checkpoint, settings), host=host, port=port, log_level=log_level)
     return server.start(timeout=timeout, require_model=require_model)

@@ -14,8 +14,8 @@ import pytest
 from pyngrok import ngrok
 from pyngrok.exception import PyngrokNgrokError, PyngrokNgrokHTTPError, PyngrokNgrokInstallError
 
-from pneumolib.serving import tunnel as tunnels
-from pneumolib.serving.tunnel import TOKEN_NAME, find_token, open_tunnel
+import pneumolib.notebook.tunnel as tunnels
+from pneumolib.notebook.tunnel import TOKEN_NAME, find_token, open_tunnel
 
 TOKEN = "2abcDEFghiJKLmnoPQRstu_1234567890vwxYZ"
 

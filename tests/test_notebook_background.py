@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pneumolib.serving.app import create_app
-from pneumolib.serving.background import BackgroundServer, ServerNotReady, serve_in_background
+from pneumolib.notebook.background import BackgroundServer, ServerNotReady, serve_in_background
 from pneumolib.serving.settings import ServiceSettings
 from serving_fixtures import tiny_checkpoint, xray_paths
 

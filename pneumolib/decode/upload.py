@@ -4,7 +4,7 @@ Uploads come from strangers, so this module trusts nothing: the format is read f
 (the file name and content type only earn a warning when they disagree), image dimensions are
 checked from the header before any pixel is decoded (a small PNG can claim 100000 x 100000),
 compressed DICOM datasets are measured before they are inflated, and every failure inside
-Pillow, pydicom or numpy comes out as one of the :mod:`~pneumolib.serving.errors` classes.
+Pillow, pydicom or numpy comes out as one of the :mod:`~pneumolib.decode.errors` classes.
 
 What the model sees:
 
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps
 
-from .dicom import decode_dicom
-from .errors import (
+from pneumolib.decode.dicom import decode_dicom
+from pneumolib.decode.errors import (
     EmptyUpload,
     ImageTooLarge,
     UndecodableImage,
@@ -40,10 +40,10 @@ from .errors import (
     UploadError,
     UploadTooLarge,
 )
-from .formats import FORMAT_NAMES, SUPPORTED_FORMATS, claim_warnings, sniff_format, unsupported_format
-from .headers import LOSSLESS_SOF, jpeg_frame_header, png_header
-from .limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, check_pixels, megabytes
-from .pixels import channels_equal, finish_array
+from pneumolib.decode.formats import FORMAT_NAMES, SUPPORTED_FORMATS, claim_warnings, sniff_format, unsupported_format
+from pneumolib.decode.signatures import LOSSLESS_SOF, jpeg_frame_header, png_header
+from pneumolib.decode.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, check_pixels, megabytes
+from pneumolib.decode.pixels import channels_equal, finish_array
 
 __all__ = [
     "DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "SUPPORTED_FORMATS", "DecodedImage", "decode_upload",
@@ -107,7 +107,7 @@ def decode_upload(
 ) -> DecodedImage:
     """Decode one uploaded PNG, JPEG or DICOM file.
 
-    Raises only :class:`~pneumolib.serving.errors.UploadError` subclasses, whatever the bytes:
+    Raises only :class:`~pneumolib.decode.errors.UploadError` subclasses, whatever the bytes:
     the caller can answer with ``exc.status_code`` and ``exc.detail`` without a catch-all.
     """
     data = bytes(data)
@@ -148,7 +148,7 @@ def decode_upload(
 
 
 # ---------------------------------------------------------------------------------------------
-# PNG and JPEG (DICOM lives in :mod:`pneumolib.serving.dicom`)
+# PNG and JPEG (DICOM lives in :mod:`pneumolib.decode.dicom`)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from pneumolib.serving.decode import decode_upload
-from pneumolib.serving.ood import MahalanobisGate, gap_margin
+from pneumolib.decode.upload import decode_upload
+from pneumolib.gate.mahalanobis import MahalanobisGate, gap_margin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "not_xray"
 

@@ -10,7 +10,7 @@ Adds what the API and the evaluation need but training does not produce:
   highest threshold whose sensitivity is >= 0.99) and ``balanced`` (Youden's J), on the
   calibrated probability, so a threshold keeps its sensitivity under those shifts too;
 * the stress-val table at the balanced point (per shift: AUC, flips, probability change);
-* the "not a chest X-ray" gate (:mod:`pneumolib.training.gate_fit`): a Mahalanobis distance on
+* the "not a chest X-ray" gate (:mod:`pneumolib.gate.fit`): a Mahalanobis distance on
   backbone features, fitted on training images clean and augmented, its threshold placed between
   val films under acquisition shifts and a reference set of non-X-rays; how it did on those is
   recorded.
@@ -38,9 +38,9 @@ from pneumolib.evaluation.selection import val_stress_set
 from pneumolib.evaluation.stress import CLEAN, stress_summary, stress_table
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 from pneumolib.models.factory import ARCHITECTURES
-from pneumolib.training.augment import AugmentConfig
-from pneumolib.training.data import load_split
-from pneumolib.training.gate_fit import fit_gate
+from pneumolib.data.augment import AugmentConfig
+from pneumolib.data.arrays import load_split
+from pneumolib.gate.fit import fit_gate
 
 DEFAULT_OPERATING_POINT = "screening"
 SCREENING_SENSITIVITY = 0.99

@@ -6,7 +6,7 @@ and the decoders (which refuse an oversized image from its header) agree on them
 
 from __future__ import annotations
 
-from .errors import ImageTooLarge, UndecodableImage
+from pneumolib.decode.errors import ImageTooLarge, UndecodableImage
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 """Uploads above 20 MB are refused; a chest X-ray as PNG or JPEG is rarely over 5 MB."""

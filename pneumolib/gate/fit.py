@@ -8,7 +8,7 @@
    Held-out (5-fold, views of an image kept together) distances give the 99.5 % quantile.
 3. Threshold: moved into the gap between validation films under acquisition shifts
    (:mod:`pneumolib.data.shifts`) and a reference set of non-X-rays
-   (:mod:`pneumolib.training.reference_non_xrays`), by :func:`pneumolib.serving.ood.gap_margin`.
+   (:mod:`pneumolib.gate.reference_non_xrays`), by :func:`pneumolib.gate.mahalanobis.gap_margin`.
 
 The test split is not read; ``scripts/measure_ood_gate.py`` reports on it afterwards.
 """
@@ -25,10 +25,10 @@ from tqdm.auto import tqdm
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.engine import Engine, TorchEngine, to_model_input
 from pneumolib.models.classifier import PneumoniaClassifier
-from pneumolib.serving.ood import MahalanobisGate, gap_margin
+from pneumolib.gate.mahalanobis import MahalanobisGate, gap_margin
 from pneumolib.data.shifts import ACQUISITION_SHIFTS
-from pneumolib.training.augment import AugmentConfig, augment_batch
-from pneumolib.training.reference_non_xrays import reference_non_xrays
+from pneumolib.data.augment import AugmentConfig, augment_batch
+from pneumolib.gate.reference_non_xrays import reference_non_xrays
 
 GATE_QUANTILE = 0.995
 AUGMENTED_VIEWS = 2
@@ -91,7 +91,7 @@ def reference_features(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> np.ndarray:
-    """Tapped features of the reference non-X-rays (:mod:`pneumolib.training.reference_non_xrays`)."""
+    """Tapped features of the reference non-X-rays (:mod:`pneumolib.gate.reference_non_xrays`)."""
     return pixel_features(model, [image for _, image in reference_non_xrays()], layers, image_size, jpeg_quality,
                           device, progress, "gate: reference non-X-rays")
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pneumolib import colab, config
+import pneumolib.notebook.colab as colab
+from pneumolib import config
 
 
 @pytest.fixture
