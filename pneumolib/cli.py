@@ -133,6 +133,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _test_log(args: argparse.Namespace) -> int:
+    from pneumolib.evaluation.markers import update_marked_file
+    from pneumolib.evaluation.run import TEST_LOG_SECTION
+    from pneumolib.evaluation.test_access import access_log_path, read_test_log, render_test_log
+
+    log = access_log_path(project=args.update_docs)
+    text = render_test_log(read_test_log(log))
+    print(f"{log}:\n{text}")
+    if args.update_docs:
+        card = Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
+        update_marked_file(card, TEST_LOG_SECTION, text)
+        print(f"updated {card.name}")
+    return 0
+
+
 def _calibrate_gate(args: argparse.Namespace) -> int:
     from pneumolib.deploy.site_calibration import GateCalibrationError, calibrate_gate_for_site, site_films
 
@@ -245,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("films", help="folder of the site's frontal chest X-rays (JPEG, PNG or DICOM; unlabelled)")
     site.add_argument("out", help="where to write the re-calibrated checkpoint")
     site.set_defaults(run=_calibrate_gate)
+
+    test_log = commands.add_parser("test-log", help="list every recorded look at the official test split")
+    test_log.add_argument("--update-docs", action="store_true",
+                          help="use the project's log and rewrite the model card's test-split access section")
+    test_log.set_defaults(run=_test_log)
 
     bundle = commands.add_parser("bundle", help="store a finalised checkpoint (float16 weights) as the package's bundled model")
     bundle.add_argument("checkpoint")

@@ -20,10 +20,7 @@ from nbclient import NotebookClient
 path = sys.argv[1]
 notebook = nbformat.read(path, as_version=4)
 NotebookClient(notebook, timeout=7200, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
-for cell in notebook.cells:  # progress bars are kept as plain text; tqdm's note about widgets is not
-    if cell.cell_type == "code":
-        cell.outputs = [out for out in cell.outputs
-                        if not (out.get("name") == "stderr" and "TqdmWarning" in out.get("text", ""))]
 nbformat.write(notebook, path)
 PY
+  ../.venv/bin/python ../scripts/clean_notebook_outputs.py "$name.ipynb"  # progress bars: final line only
 done

@@ -36,3 +36,18 @@ def test_project_log_is_readable_and_names_every_look():
     table = read_test_log(PROJECT_TEST_LOG)
     assert len(table) >= 1 and table["purpose"].str.len().gt(0).all()
     assert table["images"].astype(int).gt(0).all()
+
+
+def test_the_test_log_command_lists_every_look(tmp_path, monkeypatch, capsys):
+    from pneumolib.cli import main
+    from pneumolib.evaluation.test_access import record_test_access
+
+    log = tmp_path / "log.csv"
+    monkeypatch.setenv("PNEUMO_TEST_LOG", str(log))
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"weights")
+    record_test_access(checkpoint, "the report", 624)
+    record_test_access(checkpoint, "notebook 05", 624)
+    assert main(["test-log"]) == 0
+    out = capsys.readouterr().out
+    assert "| the report | 624 |" in out and "| notebook 05 | 624 |" in out
