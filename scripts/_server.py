@@ -86,15 +86,10 @@ def rss_mb(pid: int) -> float:
 
 
 def default_image() -> Path:
-    """A real test-split X-ray when the dataset is present (realistic size), else a fixture."""
-    roots = [Path(os.environ["PNEUMO_DATA_DIR"])] if os.environ.get("PNEUMO_DATA_DIR") else []
-    roots.append(REPO.parent / "shared" / "data" / "chest_xray")
-    roots.append(REPO / "tests" / "fixtures" / "chest_xray")
-    for root in roots:
-        found = sorted((root / "test" / "PNEUMONIA").glob("*.jpeg"))
-        if found:
-            return found[0]
-    raise SystemExit("no sample X-ray found; pass --image")
+    """The sample film shipped with pneumolib (a test-split X-ray at its released size)."""
+    from pneumolib.samples import SAMPLE_FILM
+
+    return SAMPLE_FILM
 
 
 def percentile(values: list[float], q: float) -> float:
