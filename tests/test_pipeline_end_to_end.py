@@ -36,9 +36,15 @@ def finalized(trained, fixture_build):
 def test_selection_compares_the_run_on_val_and_stress_val(trained, fixture_build, capsys):
     candidates = run_candidates(trained.best_checkpoint.parent)
     assert [p.name for p in candidates if p.parent.name == "epochs"] == ["epoch_01.pt", "epoch_02.pt"]
-    selection = compare_candidates(candidates, fixture_build.manifest, fixture_build.root, progress=False)
+    from pneumolib.checkpoint import BUNDLED_CHECKPOINT
+
+    selection = compare_candidates(candidates, fixture_build.manifest, fixture_build.root, progress=False,
+                                   references=[BUNDLED_CHECKPOINT, candidates[0]], reference_names=["shipped", "again"])
     assert selection.chosen.path in {str(p) for p in candidates}
-    assert "selected" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "selected" in out and "reference shipped takes 224 px inputs, the candidates 48 px: not compared" in out
+    table = selection.table.set_index("candidate")
+    assert "shipped" not in table.index and table.loc["again", "reference"] and not table.loc["again", "eligible"]
     assert set(selection.chosen.stress["shift"]) == {"clean", *STRESS_SHIFTS}
     assert selection.table["same_split"].all() and selection.table["eligible"].any()
     lung = selection.table["lung_share"].dropna()
