@@ -6,8 +6,7 @@ Not a diagnostic tool. See README.md and MODEL_CARD.md.
 __version__ = "0.1.0"
 
 REPOSITORY_URL = "https://github.com/pneumolib/pneumolib"
-"""Where the project lives: the notebooks' Colab badges and set-up cells are generated from it,
-and the set-up cell installs the release tagged ``v{__version__}`` from here."""
+"""Where the project lives: every notebook's Colab badge points here and its set-up cell installs
+the release tagged ``v{__version__}`` from here (``tests/test_notebook_sources.py`` checks both)."""
 
-CLASS_NAMES: tuple[str, str] = ("NORMAL", "PNEUMONIA")
-"""Class order used by every model, loss and report: index 1 is pneumonia."""
+from pneumolib.constants import CLASS_NAMES as CLASS_NAMES  # noqa: E402  (defined once, there)

@@ -14,6 +14,7 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score
 
+from pneumolib.deploy.decisions import decide
 from pneumolib.evaluation import plots
 from pneumolib.evaluation.markers import (
     MarkerError,
@@ -60,9 +61,14 @@ def test_df() -> pd.DataFrame:
     return _predictions(400, 250, seed=1, prefix="t")
 
 
+def _decisions(val: pd.DataFrame, calibrate: bool = True) -> dict:
+    """What ``finalize`` stores, decided on val only (the one place decisions are made)."""
+    return decide(val["logit"].to_numpy(), val["label"].to_numpy(), "validation", calibrate=calibrate)
+
+
 @pytest.fixture(scope="module")
 def report(val, test_df) -> dict:
-    return build_report(val, test_df, n_resamples=300, seed=0)
+    return build_report(val, test_df, _decisions(val), n_resamples=300, seed=0)
 
 
 def test_report_is_strict_json_and_uses_validation_for_choices(report, val, test_df):
@@ -83,14 +89,14 @@ def test_report_is_strict_json_and_uses_validation_for_choices(report, val, test
 
 def test_test_labels_do_not_move_thresholds_or_temperature(report, val, test_df):
     shuffled = test_df.assign(label=test_df["label"].sample(frac=1, random_state=0).to_numpy())
-    other = build_report(val, shuffled, n_resamples=50, seed=0)
+    other = build_report(val, shuffled, _decisions(val), n_resamples=50, seed=0)
     assert other["calibration"]["temperature"] == report["calibration"]["temperature"]
     assert other["operating_points"] == report["operating_points"]
     assert other["test"]["roc_auc"]["estimate"] != report["test"]["roc_auc"]["estimate"]
 
 
 def test_without_calibration_thresholds_are_on_raw_probabilities(val, test_df):
-    raw = build_report(val, test_df, calibrate=False, n_resamples=50)
+    raw = build_report(val, test_df, _decisions(val, calibrate=False), n_resamples=50)
     assert raw["calibration"]["temperature"] == 1.0
     assert raw["policy"]["threshold_scale"] == "raw_probability"
     assert raw["operating_points"]["argmax"]["logit_threshold"] == 0.0
@@ -98,9 +104,9 @@ def test_without_calibration_thresholds_are_on_raw_probabilities(val, test_df):
 
 def test_missing_columns_and_patients_are_errors(val, test_df):
     with pytest.raises(ValueError, match="patient_id"):
-        build_report(val, test_df.drop(columns="patient_id"), n_resamples=10)
+        build_report(val, test_df.drop(columns="patient_id"), _decisions(val), n_resamples=10)
     with pytest.raises(ValueError, match="patient_id"):
-        build_report(val, test_df.assign(patient_id=None), n_resamples=10)
+        build_report(val, test_df.assign(patient_id=None), _decisions(val), n_resamples=10)
 
 
 def test_write_and_load_round_trip(report, tmp_path):
@@ -126,7 +132,7 @@ def test_renderings_quote_the_report(report):
 
 def test_rendering_survives_undefined_values(val, test_df):
     no_virus = test_df[test_df["subtype"] != "virus"]
-    degenerate = build_report(val, no_virus, n_resamples=20)
+    degenerate = build_report(val, no_virus, _decisions(val), n_resamples=20)
     assert degenerate["test"]["subtype_sensitivity"]["virus"]["n_images"] == 0
     assert "| virus | 0 | 0 | n/a |" in render_model_card_results(degenerate)
 

@@ -71,6 +71,14 @@ def test_finalize_adds_val_only_decisions(finalized):
     assert 0.0 <= metadata["stress_val"]["summary"]["worst_flip_rate"] <= 1.0
 
 
+def test_an_unfinalized_checkpoint_is_refused_before_the_test_split_is_read(trained, fixture_build, tmp_path):
+    log = tmp_path / "test_log.csv"
+    with pytest.raises(ValueError, match="not finalized"):
+        evaluate_checkpoint(trained.best_checkpoint, fixture_build.manifest, fixture_build.root, n_resamples=10,
+                            progress=False, test_log=log)
+    assert not log.exists()  # no look was made, so none is logged
+
+
 def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
     log = tmp_path / "test_log.csv"
     evaluation = evaluate_checkpoint(finalized, fixture_build.manifest, fixture_build.root, n_resamples=50, progress=False,

@@ -8,9 +8,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
-
-
 def stretch_to_uint8(values: np.ndarray) -> np.ndarray:
     """Map an array's own finite minimum..maximum linearly onto 0..255; uint8 passes unchanged.
 

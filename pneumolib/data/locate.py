@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pneumolib.constants import CLASS_NAMES
 from pneumolib.network import OFFLINE_ENV, can_reach
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ DATA_DIR_ENV = "PNEUMO_DATA_DIR"
 KAGGLE_HANDLE = "paultimothymooney/chest-xray-pneumonia"
 KAGGLE_URL = "https://www.kaggle.com"
 SPLITS = ("train", "val", "test")
-LABELS = ("NORMAL", "PNEUMONIA")
+LABELS = CLASS_NAMES  # the data set's class folders are named after the classes
 _SKIPPED_FOLDERS = {"__MACOSX"}
 
 

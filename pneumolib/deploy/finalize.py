@@ -20,7 +20,6 @@ The test split is not read here; ``pneumolib evaluate`` reports on it afterwards
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -30,20 +29,18 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
+from pneumolib.constants import BALANCED, DEFAULT_OPERATING_POINT
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
 from pneumolib.data.images import read_grayscale
-from pneumolib.evaluation.calibration import fit_temperature
-from pneumolib.evaluation.operating_points import choose_operating_points
 from pneumolib.evaluation.selection import val_stress_set
 from pneumolib.evaluation.stress import CLEAN, stress_summary, stress_table
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 from pneumolib.models.factory import ARCHITECTURES
 from pneumolib.data.augment import AugmentConfig
 from pneumolib.data.arrays import load_split
+from pneumolib.deploy.decisions import decide
 from pneumolib.gate.fit import fit_gate
 
-DEFAULT_OPERATING_POINT = "screening"
-SCREENING_SENSITIVITY = 0.99
 
 
 def finalize_checkpoint(
@@ -69,14 +66,12 @@ def finalize_checkpoint(
     pooled_logits = np.concatenate(list(logits.values()))
     pooled_y = np.tile(stress.labels, len(logits))
 
-    temperature = fit_temperature(pooled_logits, pooled_y)
-    points = choose_operating_points(pooled_y, sigmoid(pooled_logits / temperature),
-                                     sensitivity_target=SCREENING_SENSITIVITY, include_argmax=False)
-    points = {name: dataclasses.replace(point, rule=point.rule.replace("validation", "val + stress val"))
-              for name, point in points.items()}
+    decisions = decide(pooled_logits, pooled_y, "val + stress val",
+                       f"val + stress val: {len(val_y)} val films, clean and under {len(logits) - 1} fixed shifts")
+    temperature = decisions["temperature"]
     calibrated = sigmoid(val_logits / temperature)
     stress_rows = stress_table(stress.labels, {n: sigmoid(z / temperature) for n, z in logits.items()},
-                               points["balanced"].threshold)
+                               decisions["operating_points"][BALANCED]["threshold"])
     augment = AugmentConfig.from_dict(metadata["train_config"].get("augment_config", {}))
     val_originals = [read_grayscale(Path(data_root) / path) for path in splits["val"].rows["path"]]
     gate, gate_summary = fit_gate(engine, ARCHITECTURES[metadata["architecture"]].gate_layers,
@@ -85,12 +80,10 @@ def finalize_checkpoint(
 
     metadata = dict(metadata)
     metadata.update({
-        "temperature": float(temperature),
-        "operating_points": {name: point.to_dict() for name, point in points.items()},
+        **decisions,
         "default_operating_point": DEFAULT_OPERATING_POINT,
         "thresholds_apply_to": "calibrated probability of pneumonia, sigmoid(logit / temperature)",
-        "calibrated_on": f"val + stress val: {len(val_y)} val films, clean and under {len(logits) - 1} fixed shifts",
-        "stress_val": {"operating_point": "balanced", "summary": stress_summary(stress_rows),
+        "stress_val": {"operating_point": BALANCED, "summary": stress_summary(stress_rows),
                        "shifts": stress_rows.to_dict(orient="records")},
         "val_metrics": {
             **metadata.get("val_metrics", {}),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pneumolib.constants import BALANCED, OPERATING_POINTS, SCREENING, SCREENING_SENSITIVITY
 from pneumolib.evaluation.references import REFERENCES, ReferenceResult
 
 GENERATED_NOTE = (
@@ -241,11 +242,11 @@ def render_model_card_results(report: Mapping[str, Any], include_comparison: boo
 #: (label, where in the report, minimum or maximum, goal).
 TARGETS: tuple[tuple[str, tuple[str, ...], str, float], ...] = (
     ("ROC AUC", ("test", "roc_auc"), "min", 0.985),
-    ("balanced: sensitivity", ("test", "at", "balanced", "metrics", "sensitivity"), "min", 0.97),
-    ("balanced: specificity", ("test", "at", "balanced", "metrics", "specificity"), "min", 0.90),
-    ("balanced: accuracy", ("test", "at", "balanced", "metrics", "accuracy"), "min", 0.95),
-    ("screening: sensitivity", ("test", "at", "screening", "metrics", "sensitivity"), "min", 0.99),
-    ("screening: specificity", ("test", "at", "screening", "metrics", "specificity"), "min", 0.85),
+    ("balanced: sensitivity", ("test", "at", BALANCED, "metrics", "sensitivity"), "min", 0.97),
+    ("balanced: specificity", ("test", "at", BALANCED, "metrics", "specificity"), "min", 0.90),
+    ("balanced: accuracy", ("test", "at", BALANCED, "metrics", "accuracy"), "min", 0.95),
+    ("screening: sensitivity", ("test", "at", SCREENING, "metrics", "sensitivity"), "min", SCREENING_SENSITIVITY),
+    ("screening: specificity", ("test", "at", SCREENING, "metrics", "specificity"), "min", 0.85),
     ("ECE after scaling", ("calibration", "test", "after", "ece"), "max", 0.05),
 )
 
@@ -275,7 +276,7 @@ def render_targets(report: Mapping[str, Any]) -> str:
 def render_threshold_transfer(report: Mapping[str, Any]) -> str:
     """One sentence per operating point: its sensitivity and specificity on val and on test."""
     parts = []
-    for name in ("screening", "balanced"):
+    for name in OPERATING_POINTS:
         point, at = report["operating_points"].get(name), report["test"]["at"].get(name)
         if not point or not at:
             continue

@@ -12,7 +12,7 @@ is NaN rather than an error or a silent zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,12 +190,3 @@ def confusion_matrix(
     """2x2 counts, rows = true class, columns = predicted class, in CLASS_NAMES order."""
     m = binary_metrics(y_true, prob, threshold)
     return np.array([[m["tn"], m["fp"]], [m["fn"], m["tp"]]], dtype=np.int64)
-
-
-def metrics_at(
-    y_true: Sequence[int] | np.ndarray,
-    prob: Sequence[float] | np.ndarray,
-    thresholds: Mapping[str, float],
-) -> dict[str, dict[str, float | int]]:
-    """:func:`binary_metrics` at each named threshold."""
-    return {name: binary_metrics(y_true, prob, t) for name, t in thresholds.items()}

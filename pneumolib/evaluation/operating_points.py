@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from pneumolib.constants import BALANCED, SCREENING, SCREENING_SENSITIVITY
 from pneumolib.evaluation._arrays import labels_and_probs
 
-DEFAULT_SENSITIVITY_TARGET = 0.99
 ARGMAX_THRESHOLD = 0.5
 """``prob >= 0.5`` is the plain argmax rule; it is the same for every temperature."""
 
@@ -53,7 +53,7 @@ def point_rates(y: np.ndarray, prob: np.ndarray, threshold: float) -> tuple[floa
 def screening_threshold(
     y_val: Sequence[int] | np.ndarray,
     prob_val: Sequence[float] | np.ndarray,
-    sensitivity_target: float = DEFAULT_SENSITIVITY_TARGET,
+    sensitivity_target: float = SCREENING_SENSITIVITY,
 ) -> float:
     """Highest threshold whose validation sensitivity is at least ``sensitivity_target``.
 
@@ -97,7 +97,7 @@ def choose_operating_points(
     y_val: Sequence[int] | np.ndarray,
     prob_val: Sequence[float] | np.ndarray,
     *,
-    sensitivity_target: float = DEFAULT_SENSITIVITY_TARGET,
+    sensitivity_target: float = SCREENING_SENSITIVITY,
     include_argmax: bool = True,
 ) -> dict[str, OperatingPoint]:
     """The ``screening`` and ``balanced`` points (and the ``argmax`` 0.5 rule for reference).
@@ -107,11 +107,11 @@ def choose_operating_points(
     """
     y, prob = labels_and_probs(y_val, prob_val)
     chosen = {
-        "screening": (
+        SCREENING: (
             screening_threshold(y, prob, sensitivity_target),
             f"highest validation threshold with sensitivity >= {sensitivity_target:g}",
         ),
-        "balanced": (youden_threshold(y, prob), "maximises Youden's J on validation"),
+        BALANCED: (youden_threshold(y, prob), "maximises Youden's J on validation"),
     }
     if include_argmax:
         chosen["argmax"] = (ARGMAX_THRESHOLD, "fixed 0.5, the argmax of the two classes")

@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 
 from pneumolib import __version__
+from pneumolib.constants import SCREENING_SENSITIVITY
 from pneumolib.evaluation._arrays import check_predictions
 from pneumolib.evaluation.bootstrap import DEFAULT_RESAMPLES, bootstrap_metrics
 from pneumolib.evaluation.calibration import (
     apply_temperature,
     brier_score,
     expected_calibration_error,
-    fit_temperature,
     negative_log_likelihood,
     reliability_table,
 )
@@ -52,9 +52,7 @@ from pneumolib.evaluation.metrics import (
 )
 from pneumolib.evaluation.operating_points import (
     ARGMAX_THRESHOLD,
-    DEFAULT_SENSITIVITY_TARGET,
     OperatingPoint,
-    choose_operating_points,
     logit_threshold,
     point_rates,
 )
@@ -148,22 +146,20 @@ def stored_operating_points(stored: Mapping[str, Mapping[str, Any]], y_val: np.n
 def build_report(
     val: pd.DataFrame,
     test: pd.DataFrame,
+    decisions: Mapping[str, Any],
     *,
-    sensitivity_target: float = DEFAULT_SENSITIVITY_TARGET,
-    calibrate: bool = True,
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
     seed: int = 0,
     n_bins: int = 15,
     progress: bool | None = None,
-    finalized: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Operating points and temperature from ``val``; metrics with intervals on ``test``.
+    """Metrics with intervals on ``test`` at the thresholds ``decisions`` fixed; nothing is fitted here.
 
+    ``decisions``: a finalized checkpoint's metadata, or anything with its ``temperature``,
+    ``operating_points`` and ``calibrated_on`` (:func:`pneumolib.deploy.decisions.decide` makes
+    them, in ``finalize``; they are only read here). ``val`` is reported beside test.
     Returns a JSON-serialisable dict (see :func:`write_report`); undefined values are None.
-    ``calibrate=False`` keeps ``T = 1``, i.e. thresholds on the raw softmax probability.
-    ``finalized`` (a finalised checkpoint's metadata) supplies the temperature and the operating
-    points instead: they were decided once, in ``finalize``, and are only read here.
     """
     check_predictions(val, "validation")
     check_predictions(test, "test")
@@ -171,19 +167,12 @@ def build_report(
     y_test, z_test = test["label"].to_numpy(dtype=np.int64), test["logit"].to_numpy(dtype=np.float64)
     groups = _patients(test)
 
-    if finalized is not None:
-        temperature = float(finalized["temperature"])
-        fitted_on = finalized.get("calibrated_on", "validation")
-    else:
-        temperature = fit_temperature(z_val, y_val) if calibrate else 1.0
-        fitted_on = "validation" if calibrate else None
+    temperature = float(decisions["temperature"])
+    fitted_on = decisions.get("calibrated_on", "validation")
+    calibrate = fitted_on is not None
     p_val_raw, p_test_raw = apply_temperature(z_val, 1.0), apply_temperature(z_test, 1.0)
     p_val, p_test = apply_temperature(z_val, temperature), apply_temperature(z_test, temperature)
-
-    if finalized is not None:
-        points = stored_operating_points(finalized["operating_points"], y_val, p_val)
-    else:
-        points = choose_operating_points(y_val, p_val, sensitivity_target=sensitivity_target)
+    points = stored_operating_points(decisions["operating_points"], y_val, p_val)
     boot = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed, "progress": progress}
 
     metrics: dict[str, WeightedMetric] = {"roc_auc": roc_auc_metric()}
@@ -227,7 +216,7 @@ def build_report(
             "thresholds_chosen_on": fitted_on or "validation",
             "decision_rule": "pneumonia if probability >= threshold",
             "description": THRESHOLD_POLICY.format(chosen_on=fitted_on or "validation"),
-            "sensitivity_target": sensitivity_target,
+            "sensitivity_target": SCREENING_SENSITIVITY,
         },
         "bootstrap": {
             "unit": "patient",

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from pneumolib.constants import BALANCED
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.data.manifest import manifest_digest
 from pneumolib.evaluation.calibration import apply_temperature
@@ -65,14 +66,23 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
                         cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                         progress: bool = True, purpose: str = "evaluate",
                         test_log: str | os.PathLike | None = None) -> Evaluation:
-    """Score val and test, build the report, and record the look at test in the access log."""
+    """Score val and test, build the report, and record the look at test in the access log.
+
+    Only a finalized checkpoint is evaluated: its temperature and operating points were decided
+    on val + stress val by ``finalize``; nothing here decides them, and an unfinalized file is
+    refused before the test split is read.
+    """
+    stored = read_checkpoint(checkpoint)["metadata"]
+    if "temperature" not in stored or BALANCED not in stored.get("operating_points", {}):
+        raise ValueError(f"{checkpoint} is not finalized: its temperature and operating points are decided on val "
+                         "and stress val by `python -m pneumolib finalize CHECKPOINT OUT`; evaluate OUT. The test "
+                         "split was not read.")
     engine, _model, metadata = engine_for_checkpoint(checkpoint, device)
     metadata = {**metadata, "history": read_checkpoint(checkpoint).get("history", [])}
     tables = {split: predictions_table(engine, metadata, manifest, split, data_root, max_images, cache_dir, device, progress)
               for split in ("val", "test")}
     record_test_access(checkpoint, purpose, len(tables["test"]), test_log)
-    finalized = metadata if "temperature" in metadata and "balanced" in metadata.get("operating_points", {}) else None
-    report = build_report(tables["val"], tables["test"], n_resamples=n_resamples, progress=progress, finalized=finalized)
+    report = build_report(tables["val"], tables["test"], metadata, n_resamples=n_resamples, progress=progress)
     for table in tables.values():
         table["prob_calibrated"] = apply_temperature(table["logit"].to_numpy(), report["calibration"]["temperature"])
     report["model"] = {

@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from pneumolib.constants import BALANCED
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.data.manifest import manifest_digest
 from pneumolib.evaluation.operating_points import youden_threshold
@@ -102,7 +103,7 @@ def score_stress_set(model: torch.nn.Module | Engine, stress: StressSet, tempera
 
 def balanced_threshold(metadata: dict[str, Any], labels: np.ndarray, clean_prob: np.ndarray) -> float:
     """The checkpoint's own balanced point if it was finalized, else Youden's J on clean val."""
-    point = metadata.get("operating_points", {}).get("balanced")
+    point = metadata.get("operating_points", {}).get(BALANCED)
     return float(point["threshold"]) if point else youden_threshold(labels, clean_prob)
 
 

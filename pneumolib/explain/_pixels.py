@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from pneumolib.data.images import stretch_to_uint8
+from pneumolib.decode.pixels import luma_u8
 
 
 def _channels_last(pixels: np.ndarray) -> np.ndarray:
@@ -30,6 +31,9 @@ def to_rgb_uint8(pixels: np.ndarray) -> np.ndarray:
 
 
 def to_gray_uint8(pixels: np.ndarray) -> np.ndarray:
-    """(H, W[, C]) gray/RGB/RGBA, 8- or 16-bit -> (H, W) uint8 grayscale."""
+    """(H, W[, C]) gray/RGB/RGBA, 8- or 16-bit -> (H, W) uint8 grayscale.
+
+    Colour goes through the decoder's own conversion (:func:`pneumolib.decode.pixels.luma_u8`,
+    Pillow's weights and rounding), so the lung mask sees the gray the model saw."""
     pixels = stretch_to_uint8(_channels_last(np.asarray(pixels)))
-    return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
+    return luma_u8(pixels) if pixels.ndim == 3 else pixels

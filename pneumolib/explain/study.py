@@ -28,6 +28,7 @@ import pandas as pd
 from torch import nn
 from tqdm.auto import tqdm
 
+from pneumolib.constants import DEFAULT_OPERATING_POINT
 from pneumolib import CLASS_NAMES
 from pneumolib.data.images import read_grayscale
 from pneumolib.explain.focus import focus_share
@@ -272,7 +273,7 @@ def study_split(
     data_root: str | os.PathLike,
     max_images: int | None = None,
     cache_dir: str | os.PathLike | None = None,
-    operating_point: str = "screening",
+    operating_point: str = DEFAULT_OPERATING_POINT,
     method: str = DEFAULT_METHOD,
     progress: bool = True,
     engine: Engine | None = None,

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pneumolib.decode.errors import UploadError
-from pneumolib.serving.predictor import OPERATING_POINTS
+from pneumolib.constants import OPERATING_POINTS
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from pneumolib.constants import DEFAULT_OPERATING_POINT
 from pneumolib.decode.formats import SUPPORTED_FORMATS
 from pneumolib.serving.predictor import Predictor
 
@@ -66,7 +67,7 @@ def build_model_card(predictor: Predictor, checkpoint_source: str) -> dict[str, 
         "probability": meta.get("thresholds_apply_to",
                                 "calibrated probability of pneumonia, sigmoid(logit / temperature)"),
         "operating_points": predictor.operating_points,
-        "default_operating_point": meta.get("default_operating_point", "screening"),
+        "default_operating_point": meta.get("default_operating_point", DEFAULT_OPERATING_POINT),
         "val_metrics": meta.get("val_metrics", {}),
         "calibrated_on": meta.get("calibrated_on", "validation"),
         "stress_val": (meta.get("stress_val") or {}).get("summary"),

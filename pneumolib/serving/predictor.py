@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pneumolib.constants import DEFAULT_OPERATING_POINT, DISPLAY_NAMES, OPERATING_POINTS
 from pneumolib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from pneumolib.data.hashing import file_sha256
 from pneumolib.data.preprocess import canonical_image
@@ -35,10 +36,9 @@ from pneumolib.gate.mahalanobis import MahalanobisGate
 
 logger = logging.getLogger(__name__)
 
-OPERATING_POINTS = ("screening", "balanced")
 OVERRIDE_FLAG = "allow_non_xray"
 """The request flag that lets an image the gate refused through; named in the refusal."""
-LABELS = {0: "Normal", 1: "Pneumonia"}
+LABELS = DISPLAY_NAMES
 
 
 class CheckpointNotDeployable(CheckpointError):
@@ -153,7 +153,7 @@ class Predictor:
     def predict(
         self,
         image: DecodedImage,
-        operating_point: str = "screening",
+        operating_point: str = DEFAULT_OPERATING_POINT,
         *,
         heatmap: bool = False,
         allow_non_xray: bool = False,

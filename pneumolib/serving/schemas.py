@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from pneumolib.constants import BALANCED, SCREENING
 from pneumolib.decode.upload import DecodedImage
 from pneumolib.serving.predictor import OVERRIDE_FLAG, ModelInfo, Prediction
 
@@ -27,8 +28,8 @@ NOT_DIAGNOSTIC = "not a diagnostic tool: a qualified clinician must read the X-r
 class OperatingPointName(str, Enum):
     """Which validated threshold turns the probability into a call."""
 
-    screening = "screening"
-    balanced = "balanced"
+    screening = SCREENING
+    balanced = BALANCED
 
 
 class ErrorBody(BaseModel):
