@@ -74,7 +74,7 @@ from pneumolib.data.images import read_grayscale
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import manifest_for_data
 from pneumolib.evaluation import plots
-from pneumolib.evaluation.markdown import render_comparison_table, render_model_card_results
+from pneumolib.reporting.markdown import render_comparison_table, render_model_card_results
 from pneumolib.evaluation.report import write_report
 from pneumolib.evaluation.run import evaluate_checkpoint, operating_point_thresholds, val_test_gap
 

@@ -106,7 +106,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
     from pneumolib.evaluation.report import write_report
-    from pneumolib.evaluation.run import evaluate_checkpoint, update_documents
+    from pneumolib.evaluation.run import evaluate_checkpoint
+    from pneumolib.reporting.documents import update_documents
 
     checkpoint, source = find_checkpoint(args.checkpoint)
     print(f"checkpoint: {checkpoint} ({source})")
@@ -134,16 +135,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _test_log(args: argparse.Namespace) -> int:
-    from pneumolib.evaluation.markers import update_marked_file
-    from pneumolib.evaluation.run import TEST_LOG_SECTION
     from pneumolib.evaluation.test_access import access_log_path, read_test_log, render_test_log
+    from pneumolib.reporting.documents import update_test_log_section
 
     log = access_log_path(project=args.update_docs)
-    text = render_test_log(read_test_log(log))
-    print(f"{log}:\n{text}")
+    print(f"{log}:\n{render_test_log(read_test_log(log))}")
     if args.update_docs:
         card = Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
-        update_marked_file(card, TEST_LOG_SECTION, text)
+        update_test_log_section(card, log)
         print(f"updated {card.name}")
     return 0
 

@@ -16,19 +16,14 @@ from sklearn.metrics import roc_auc_score
 
 from pneumolib.deploy.decisions import decide
 from pneumolib.evaluation import plots
-from pneumolib.evaluation.markers import (
+from pneumolib.reporting.markers import (
     MarkerError,
     read_marked_section,
     replace_marked_section,
     update_marked_file,
 )
-from pneumolib.evaluation.report import (
-    build_report,
-    load_report,
-    render_model_card_results,
-    render_readme_results,
-    write_report,
-)
+from pneumolib.evaluation.report import build_report, load_report, write_report
+from pneumolib.reporting.markdown import render_model_card_results, render_readme_results
 
 
 def _predictions(n: int, n_patients: int, seed: int, prefix: str, scale: float = 3.0) -> pd.DataFrame:
@@ -233,7 +228,7 @@ def test_error_gallery_picks_most_confident_errors():
 
 
 def test_targets_are_marked_met_or_missed_from_the_report():
-    from pneumolib.evaluation.markdown import render_targets, render_threshold_transfer
+    from pneumolib.reporting.markdown import render_targets, render_threshold_transfer
 
     def interval(value):
         return {"estimate": value, "lower": value, "upper": value}

@@ -105,7 +105,7 @@ def test_selection_rule_ties_go_to_stress_auc_then_lung_share_then_later():
 def test_selection_record_renders_every_candidate_and_the_decision():
     import json
 
-    from pneumolib.evaluation.robustness_card import render_selection_section, render_stress_section
+    from pneumolib.reporting.robustness_card import render_selection_section, render_stress_section
 
     old = _record("first model", 0.9999, 0.04, 0.99)
     old.same_split = False

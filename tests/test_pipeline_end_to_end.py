@@ -9,7 +9,8 @@ import pytest
 
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.evaluation.report import write_report
-from pneumolib.evaluation.run import evaluate_checkpoint, update_documents, val_test_gap
+from pneumolib.evaluation.run import evaluate_checkpoint, val_test_gap
+from pneumolib.reporting.documents import update_documents
 from pneumolib.models import ARCHITECTURES
 from pneumolib.gate.mahalanobis import MahalanobisGate
 from pneumolib.data.shifts import ACQUISITION_SHIFTS, STRESS_SHIFTS

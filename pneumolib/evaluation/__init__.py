@@ -1,8 +1,9 @@
 """Evaluation: metrics, patient-bootstrap intervals, operating points, calibration, plots, report.
 
-Policy in one line: the temperature and the thresholds are fitted on validation predictions,
-thresholds apply to the calibrated pneumonia probability ``sigmoid(logit / T)``, and test
-metrics carry 95 % intervals from resampling patients.
+Policy in one line: the temperature and the thresholds are decided once, on val + stress val, by
+``finalize`` (:mod:`pneumolib.deploy.decisions`); thresholds apply to the calibrated pneumonia
+probability ``sigmoid(logit / T)``, and test metrics carry 95 % intervals from resampling
+patients. Writing results into documents is :mod:`pneumolib.reporting`'s job.
 
 Plotting lives in :mod:`pneumolib.evaluation.plots` and is imported lazily on first use, so
 computing numbers does not require importing matplotlib and seaborn.
@@ -27,17 +28,6 @@ from pneumolib.evaluation.calibration import (
     negative_log_likelihood,
     reliability_table,
 )
-from pneumolib.evaluation.markdown import (
-    render_comparison_table,
-    render_model_card_results,
-    render_readme_results,
-)
-from pneumolib.evaluation.markers import (
-    MarkerError,
-    read_marked_section,
-    replace_marked_section,
-    update_marked_file,
-)
 from pneumolib.evaluation.metrics import (
     WeightedMetric,
     binary_metrics,
@@ -52,7 +42,6 @@ from pneumolib.evaluation.operating_points import (
     screening_threshold,
     youden_threshold,
 )
-from pneumolib.evaluation.references import REFERENCES, ReferenceResult
 from pneumolib.evaluation.report import build_report, load_report, write_report
 
 _PLOTS = (
@@ -65,11 +54,8 @@ _PLOTS = (
 )
 
 __all__ = [
-    "REFERENCES",
     "Interval",
-    "MarkerError",
     "OperatingPoint",
-    "ReferenceResult",
     "WeightedMetric",
     "apply_temperature",
     "binary_metrics",
@@ -87,15 +73,9 @@ __all__ = [
     "logit_threshold",
     "metric_suite",
     "negative_log_likelihood",
-    "read_marked_section",
     "reliability_table",
-    "render_comparison_table",
-    "render_model_card_results",
-    "render_readme_results",
-    "replace_marked_section",
     "screening_threshold",
     "subtype_sensitivity",
-    "update_marked_file",
     "write_report",
     "youden_threshold",
     *_PLOTS,

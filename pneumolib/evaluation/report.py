@@ -36,12 +36,6 @@ from pneumolib.evaluation.calibration import (
     negative_log_likelihood,
     reliability_table,
 )
-from pneumolib.evaluation.markdown import (
-    render_comparison_table,
-    render_model_card_results,
-    render_readme_results,
-)
-from pneumolib.evaluation.markers import replace_marked_section
 from pneumolib.evaluation.metrics import (
     SUBTYPES,
     THRESHOLD_METRICS,
@@ -61,10 +55,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "build_report",
     "load_report",
-    "render_comparison_table",
-    "render_model_card_results",
-    "render_readme_results",
-    "replace_marked_section",
     "write_report",
 ]
 

@@ -7,7 +7,6 @@ look at the test split and is written to the access log (:mod:`pneumolib.evaluat
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,23 +19,13 @@ from pneumolib.constants import BALANCED
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.data.manifest import manifest_digest
 from pneumolib.evaluation.calibration import apply_temperature
-from pneumolib.evaluation.markers import update_marked_file
-from pneumolib.evaluation.markdown import render_model_card_results, render_readme_results
 from pneumolib.evaluation.report import build_report
-from pneumolib.evaluation.robustness_card import render_selection_section, render_stress_section
-from pneumolib.evaluation.test_access import read_test_log, record_test_access, render_test_log
-from pneumolib.evaluation.training_card import render_training_section
+from pneumolib.evaluation.test_access import record_test_access
 from pneumolib.engine import Engine
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 from pneumolib.data.hashing import file_sha256
 from pneumolib.data.arrays import load_split
 
-README_SECTION = "readme"
-MODEL_CARD_SECTION = "model_card"
-TRAINING_SECTION = "training"
-STRESS_SECTION = "stress_val"
-SELECTION_SECTION = "selection"
-TEST_LOG_SECTION = "test_access"
 
 
 @dataclass
@@ -97,24 +86,6 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
         "subset": max_images,
     }
     return Evaluation(report, metadata, tables)
-
-
-def update_documents(evaluation: Evaluation, readme: str | os.PathLike, model_card: str | os.PathLike,
-                     selection_record: str | os.PathLike | None = None,
-                     test_log: str | os.PathLike | None = None) -> None:
-    """Rewrite the generated sections of the README and the model card from an evaluation.
-
-    Also the robustness sections: stress val (from the checkpoint), the selection record (the
-    ``select`` command's JSON, when given) and the test-split access log.
-    """
-    update_marked_file(readme, README_SECTION, render_readme_results(evaluation.report))
-    update_marked_file(model_card, MODEL_CARD_SECTION, render_model_card_results(evaluation.report))
-    update_marked_file(model_card, TRAINING_SECTION, render_training_section(evaluation.metadata, evaluation.report["model"]["sha256"]))
-    update_marked_file(model_card, STRESS_SECTION, render_stress_section(evaluation.metadata.get("stress_val")))
-    if selection_record is not None and Path(selection_record).is_file():
-        record = json.loads(Path(selection_record).read_text(encoding="utf-8"))
-        update_marked_file(model_card, SELECTION_SECTION, render_selection_section(record))
-    update_marked_file(model_card, TEST_LOG_SECTION, render_test_log(read_test_log(test_log)))
 
 
 def operating_point_thresholds(report: dict[str, Any]) -> dict[str, float]:

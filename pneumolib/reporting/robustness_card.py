@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pneumolib.evaluation.markdown import GENERATED_NOTE
+from pneumolib.reporting.markdown import GENERATED_NOTE
 
 
 def _pct(value: float) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pneumolib.evaluation.markdown import GENERATED_NOTE
+from pneumolib.reporting.markdown import GENERATED_NOTE
 
 
 def render_training_section(metadata: Mapping[str, Any], sha256: str) -> str:

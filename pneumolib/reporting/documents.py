@@ -1,0 +1,50 @@
+"""Writing results into the README and the model card: the generated sections, rewritten in place.
+
+Each section sits between ``<!-- results:NAME:start -->`` and ``<!-- results:NAME:end -->``
+markers (:mod:`pneumolib.reporting.markers`); everything outside them is hand-written and kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pneumolib.evaluation.run import Evaluation
+from pneumolib.evaluation.test_access import read_test_log, render_test_log
+from pneumolib.reporting.markdown import render_model_card_results, render_readme_results
+from pneumolib.reporting.markers import update_marked_file
+from pneumolib.reporting.robustness_card import render_selection_section, render_stress_section
+from pneumolib.reporting.training_card import render_training_section
+
+README_SECTION = "readme"
+MODEL_CARD_SECTION = "model_card"
+TRAINING_SECTION = "training"
+STRESS_SECTION = "stress_val"
+SELECTION_SECTION = "selection"
+TEST_LOG_SECTION = "test_access"
+
+
+def update_documents(evaluation: Evaluation, readme: str | os.PathLike, model_card: str | os.PathLike,
+                     selection_record: str | os.PathLike | None = None,
+                     test_log: str | os.PathLike | None = None) -> None:
+    """Rewrite the generated sections of the README and the model card from an evaluation.
+
+    Also the robustness sections: stress val (from the checkpoint), the selection record (the
+    ``select`` command's JSON, when given) and the test-split access log.
+    """
+    update_marked_file(readme, README_SECTION, render_readme_results(evaluation.report))
+    update_marked_file(model_card, MODEL_CARD_SECTION, render_model_card_results(evaluation.report))
+    update_marked_file(model_card, TRAINING_SECTION, render_training_section(evaluation.metadata, evaluation.report["model"]["sha256"]))
+    update_marked_file(model_card, STRESS_SECTION, render_stress_section(evaluation.metadata.get("stress_val")))
+    if selection_record is not None and Path(selection_record).is_file():
+        record = json.loads(Path(selection_record).read_text(encoding="utf-8"))
+        update_marked_file(model_card, SELECTION_SECTION, render_selection_section(record))
+    update_marked_file(model_card, TEST_LOG_SECTION, render_test_log(read_test_log(test_log)))
+
+
+def update_test_log_section(model_card: str | os.PathLike, test_log: str | os.PathLike | None = None) -> str:
+    """Rewrite only the model card's test-split access section; return its text."""
+    text = render_test_log(read_test_log(test_log))
+    update_marked_file(model_card, TEST_LOG_SECTION, text)
+    return text
