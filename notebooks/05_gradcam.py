@@ -78,7 +78,8 @@ from pneumolib.config import active_profile, cache_dir, work_dir
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import manifest_for_data
 from pneumolib.explain import figures
-from pneumolib.explain.study import describe_focus, study_split
+from pneumolib.explain.describe import describe_focus
+from pneumolib.explain.study import study_split
 from pneumolib.explain.target_layers import target_layer_name
 from pneumolib.inference import engine_for_checkpoint
 

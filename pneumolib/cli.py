@@ -147,6 +147,26 @@ def _test_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def _measure_gate(args: argparse.Namespace) -> int:
+    from pneumolib.checkpoint import find_checkpoint
+    from pneumolib.data.locate import find_dataset_root
+    from pneumolib.data.manifest import load_manifest
+    from pneumolib.evaluation.test_access import record_test_access
+    from pneumolib.gate.measure import image_files, measure_gate
+    from pneumolib.serving.predictor import Predictor
+
+    checkpoint, source = find_checkpoint(args.checkpoint)
+    predictor = Predictor.load(checkpoint)
+    print(f"model {checkpoint.name} ({source}); X-rays: the official test split; non-X-rays: {args.non_xrays}")
+    root = find_dataset_root(args.data, download=not args.offline)
+    manifest = load_manifest(args.manifest)
+    xrays = [root / p for p in manifest.loc[manifest["split"] == "test", "path"]]
+    result = measure_gate(predictor, xrays, image_files(Path(args.non_xrays)))
+    log = record_test_access(checkpoint, "measure-gate: share of test X-rays the gate passes", len(xrays))
+    print(f"this look at the test split is recorded in {log}\n{result.summary()}")
+    return 0
+
+
 def _calibrate_gate(args: argparse.Namespace) -> int:
     from pneumolib.deploy.site_calibration import GateCalibrationError, calibrate_gate_for_site, site_films
 
@@ -259,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("films", help="folder of the site's frontal chest X-rays (JPEG, PNG or DICOM; unlabelled)")
     site.add_argument("out", help="where to write the re-calibrated checkpoint")
     site.set_defaults(run=_calibrate_gate)
+
+    measure = commands.add_parser("measure-gate", help="share of test X-rays the not-an-X-ray gate passes and of non-X-rays it refuses")
+    measure.add_argument("--checkpoint", help="default: the checkpoint the service would load")
+    measure.add_argument("--non-xrays", default=str(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "not_xray"),
+                         help="folder of pictures that are not chest X-rays (default: the project's set)")
+    measure.add_argument("--data")
+    measure.add_argument("--manifest")
+    measure.add_argument("--offline", action="store_true")
+    measure.set_defaults(run=_measure_gate)
 
     test_log = commands.add_parser("test-log", help="list every recorded look at the official test split")
     test_log.add_argument("--update-docs", action="store_true",

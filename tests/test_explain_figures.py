@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 
 from pneumolib.explain import figures
 from pneumolib.explain.sanity import RandomisationResult
-from pneumolib.explain.study import GradCamStudy, RandomisationStudy, outcome_labels
+from pneumolib.explain.randomisation_study import RandomisationStudy
+from pneumolib.explain.study import GradCamStudy, outcome_labels
 
 ROOT = Path(__file__).parent / "fixtures" / "chest_xray"
 PATHS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "test").glob("*/*.jpeg"))

@@ -234,3 +234,22 @@ def test_fixture_decodes(path: Path) -> None:
     assert result.source_format == {".png": "png", ".jpg": "jpeg"}[path.suffix]
     assert result.pixels.dtype == np.uint8 and result.pixels.ndim == 2
     assert not any("content" in w for w in result.warnings)  # extension matches the bytes
+
+
+def test_measure_gate_passes_xrays_and_refuses_other_pictures():
+    """The figures the model card quotes, through the service's own path (here: the tiny checkpoint)."""
+    from serving_fixtures import NOT_XRAY_DIR, tiny_checkpoint, xray_paths
+
+    from pneumolib.gate.measure import image_files, measure_gate
+    from pneumolib.serving.predictor import Predictor
+
+    predictor = Predictor.load(tiny_checkpoint())
+    others = [p for p in image_files(NOT_XRAY_DIR) if p.name.startswith("blank")]
+    result = measure_gate(predictor, xray_paths()[:6], others, progress=False)
+    assert len(result.xrays) == 6 and set(result.others) == {p.name for p in others}
+    assert set(result.passed) | set(result.refused_xrays) == set(result.xrays)
+    assert set(result.refused_others) | set(result.let_through) <= set(result.others)
+    assert all(r is None or r >= 0 for r in [*result.xrays.values(), *result.others.values()])
+    text = result.summary()
+    assert f"X-rays passed: {len(result.passed)}/6" in text and "non-X-rays refused:" in text
+    assert result.refused_others  # blank images are the easiest refusals

@@ -23,10 +23,9 @@ from pneumolib.explain.lung_mask import LungMask, lung_mask, prior_lung_mask, se
 from pneumolib.explain.methods import CAM_METHODS, DEFAULT_METHOD, cam_class
 from pneumolib.explain.overlay import colorize_heatmap, encode_png, overlay_heatmap, overlay_png, resize_heatmap
 from pneumolib.explain.sanity import RandomisationResult, randomisation_check, randomised_copy, spearman_similarity
-from pneumolib.explain.study import (
-    OUTCOMES, GradCamStudy, RandomisationStudy, corner_share, describe_focus, focus_summary, outcome_labels,
-    randomisation_study, study_images, study_split,
-)
+from pneumolib.explain.describe import describe_focus, focus_summary
+from pneumolib.explain.randomisation_study import RandomisationStudy, randomisation_study
+from pneumolib.explain.study import OUTCOMES, GradCamStudy, corner_share, outcome_labels, study_images, study_split
 from pneumolib.explain.target_layers import TARGET_LAYER_BY_ARCHITECTURE, find_target_layer, target_layer_name
 
 __all__ = [

@@ -9,8 +9,8 @@ shown), and measures how much of the heatmap falls on the lungs of the *original
 The heatmaps are kept at the model's input size in float16 (624 test films at 224 px: ~63 MB),
 enough to redraw any of them over its original film later.
 
-:func:`randomisation_study` runs the Adebayo et al. (2018) parameter-randomisation check on a
-few films of the same split and keeps both sets of maps, so they can be shown side by side.
+The randomisation check on a study's films is :mod:`pneumolib.explain.randomisation_study`; the
+tables and sentences that summarise a study are :mod:`pneumolib.explain.describe`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -29,15 +29,16 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pneumolib.constants import DEFAULT_OPERATING_POINT
-from pneumolib import CLASS_NAMES
 from pneumolib.data.images import read_grayscale
 from pneumolib.explain.focus import focus_share
 from pneumolib.engine import Engine
 from pneumolib.explain.gradcam import create_explainer
 from pneumolib.explain.lung_mask import WORKING_HEIGHT, segment_lungs
 from pneumolib.explain.methods import DEFAULT_METHOD
-from pneumolib.explain.sanity import RandomisationResult, randomised_copy, spearman_similarity
 from pneumolib.data.arrays import load_split
+
+if TYPE_CHECKING:  # randomisation_study builds on this module
+    from pneumolib.explain.randomisation_study import RandomisationStudy
 
 OUTCOMES: tuple[str, ...] = ("TP", "FP", "FN", "TN")
 OUTCOME_NAMES = {"TP": "true positive", "FP": "false positive", "FN": "false negative", "TN": "true negative"}
@@ -119,6 +120,8 @@ class GradCamStudy:
 
     def summary(self) -> pd.DataFrame:
         """Per outcome: film count, mean lung-focus share, mean mask fraction, share of films mostly outside."""
+        from pneumolib.explain.describe import focus_summary  # describe builds on this module
+
         return focus_summary(self.table)
 
     def mostly_outside(self, threshold: float = 0.5) -> pd.DataFrame:
@@ -131,71 +134,10 @@ class GradCamStudy:
         """:func:`randomisation_study` on ``n`` of these films, explaining the class each was called."""
         if self.images is None:
             raise ValueError("this study kept no images; call randomisation_study with them")
+        from pneumolib.explain.randomisation_study import randomisation_study
+
         return randomisation_study(model, self.images, list(self.table["path"]), self.table["predicted"].to_numpy(),
                                    n=n, seed=seed, method=self.method)
-
-
-def focus_summary(table: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-    """Per outcome (and over all films): lung and corner focus next to what a uniform heatmap gives.
-
-    All-zero heatmaps (NaN shares) are counted in ``films`` but left out of the means.
-    """
-    def one(group: pd.DataFrame) -> dict[str, Any]:
-        shares = group["inside_share"].dropna()
-        corners = group["corner_share"].dropna() if "corner_share" in group else pd.Series(dtype=float)
-        return {
-            "films": len(group),
-            "mean inside share": shares.mean() if len(shares) else math.nan,
-            "uniform heatmap would give": group["mask_fraction"].mean() if len(group) else math.nan,
-            f"mostly outside (< {threshold:g})": float((shares < threshold).mean()) if len(shares) else math.nan,
-            "mean corner share (uniform 0.25)": corners.mean() if len(corners) else math.nan,
-        }
-
-    rows = {outcome: one(table[table["outcome"] == outcome]) for outcome in OUTCOMES}
-    rows["all"] = one(table)
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-#: Differences of mean shares smaller than this are described as "about the same".
-SAME_MARGIN = 0.05
-
-
-def describe_focus(study: GradCamStudy, threshold: float = 0.5) -> str:
-    """The lung-focus numbers in plain words (Markdown), whatever they turn out to be."""
-    table = study.table
-    defined = table.dropna(subset=["inside_share"])
-    zero = len(table) - len(defined)
-    lines = [f"- **{len(table)} films** explained, each for the class it was called at the {study.operating_point} "
-             f"threshold ({study.threshold:.3g})."
-             + (f" {zero} maps are all zero (nothing in the film raised that class's score) and are left out."
-                if zero else "")]
-    if defined.empty:
-        return "\n".join(lines)
-    inside, uniform = defined["inside_share"].mean(), defined["mask_fraction"].mean()
-    if inside > uniform + SAME_MARGIN:
-        verdict = ("The maps lean towards the lungs, more than chance" +
-                   (", though most of their mass still lies outside them." if inside < 0.5 else "."))
-    elif inside < uniform - SAME_MARGIN:
-        verdict = "That is **less than chance**: on average the maps avoid the lungs."
-    else:
-        verdict = "That is **no better than chance**: on average the maps are not drawn to the lungs."
-    lines.append(f"- On average **{inside:.0%}** of a heatmap's mass lies inside the lung outline; a heatmap spread "
-                 f"evenly over the film would put **{uniform:.0%}** there. {verdict}")
-    outside = int((defined["inside_share"] < threshold).sum())
-    caveat = (f" (a uniform map would be among them: the outline covers only {uniform:.0%} of a film, so look at "
-              "how far below that a film falls)" if uniform < threshold else "")
-    lines.append(f"- **{outside} of {len(defined)} films ({outside / len(defined):.0%})** have most of their heatmap "
-                 f"mass outside the lungs{caveat}.")
-    for called, name in ((1, CLASS_NAMES[1]), (0, CLASS_NAMES[0])):
-        part = defined[defined["predicted"] == called]
-        if part.empty:
-            continue
-        corner = part["corner_share"].mean()
-        note = (" (more than a uniform map: look for side markers and the film's edges in the galleries)"
-                if corner > 4 * CORNER_FRACTION**2 + SAME_MARGIN else "")
-        lines.append(f"- Films called {name} ({len(part)}): {part['inside_share'].mean():.0%} of the mass inside the "
-                     f"lungs, {corner:.0%} in the four corners (a uniform map: {4 * CORNER_FRACTION**2:.0%}){note}.")
-    return "\n".join(lines)
 
 
 def study_images(
@@ -294,60 +236,6 @@ def study_split(
                         temperature=float(metadata.get("temperature", 1.0)),
                         threshold=float(points[operating_point]["threshold"]), operating_point=operating_point,
                         method=method, progress=progress, engine=engine)
-
-
-@dataclass
-class RandomisationStudy:
-    """The randomisation check on a few films, with both heatmaps per film for display."""
-
-    paths: list[str]
-    targets: np.ndarray  # (n,) class explained on both sides
-    trained: np.ndarray  # (n, S, S) float32 heatmaps of the trained model
-    randomised: np.ndarray  # (n, S, S) float32 heatmaps of the re-initialised copy
-    result: RandomisationResult
-
-    @property
-    def rho(self) -> np.ndarray:
-        return self.result.per_image
-
-    @property
-    def mean(self) -> float:
-        return self.result.mean
-
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame({"path": self.paths, "explained class": [CLASS_NAMES[t] for t in self.targets],
-                             "spearman": self.rho})
-
-
-def randomisation_study(
-    model: nn.Module,
-    images: np.ndarray,
-    paths: Sequence[str],
-    targets: Sequence[int] | np.ndarray | None = None,
-    n: int | None = 8,
-    seed: int = 0,
-    method: str = DEFAULT_METHOD,
-) -> RandomisationStudy:
-    """Trained vs re-initialised heatmaps (:func:`randomised_copy`) on ``n`` films picked at random.
-
-    ``targets``: the class to explain per film (e.g. a study table's ``predicted``), the same on
-    both sides; default the trained model's argmax. ``n=None`` uses every film. Spearman rho near
-    0 means the maps depend on the learned weights; near 1, they would look the same for any
-    weights, so they cannot explain what was learned.
-    """
-    if not len(images) == len(paths) or (targets is not None and len(targets) != len(images)):
-        raise ValueError("images, paths and targets must be aligned")
-    picked = np.arange(len(images))
-    if n is not None and n < len(images):
-        picked = np.sort(np.random.default_rng(seed).choice(len(images), size=n, replace=False))
-    chosen = np.array(images[picked])
-    wanted = None if targets is None else [int(t) for t in np.asarray(targets)[picked]]
-    trained = create_explainer(model, method).explain(chosen, wanted)
-    explained = [int(t) for t in trained.target_classes]
-    random_maps = create_explainer(randomised_copy(model, seed), method).explain(chosen, explained).heatmaps
-    rho = np.array([spearman_similarity(a, b) for a, b in zip(trained.heatmaps, random_maps)], dtype=np.float64)
-    return RandomisationStudy([str(paths[i]) for i in picked], np.asarray(explained, dtype=np.int64),
-                              trained.heatmaps, random_maps, RandomisationResult(rho, method))
 
 
 def shrink_film(film: np.ndarray, height: int) -> np.ndarray:

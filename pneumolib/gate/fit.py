@@ -10,7 +10,7 @@
    (:mod:`pneumolib.data.shifts`) and a reference set of non-X-rays
    (:mod:`pneumolib.gate.reference_non_xrays`), by :func:`pneumolib.gate.mahalanobis.gap_margin`.
 
-The test split is not read; ``scripts/measure_ood_gate.py`` reports on it afterwards.
+The test split is not read; ``python -m pneumolib measure-gate`` (:mod:`pneumolib.gate.measure`) reports on it afterwards.
 """
 
 from __future__ import annotations
