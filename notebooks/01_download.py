@@ -58,7 +58,7 @@ print(f"pneumolib {pneumolib.__version__} is ready")
 # %%
 from pneumolib.config import active_profile
 from pneumolib.data.locate import find_dataset_root, list_images
-from pneumolib import eda
+from pneumolib.data import figures
 
 profile = active_profile()
 profile
@@ -101,7 +101,7 @@ images.groupby(["official_split", "label"]).size().unstack()
 # checks where it looks.
 
 # %%
-fig = eda.sample_grid(root, images, per_class=5)
+fig = figures.sample_grid(root, images, per_class=5)
 
 # %% [markdown]
 # **Next:** `02_eda_dedup` explores the data further, finds duplicate films and builds the

@@ -61,7 +61,7 @@ from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import build_manifest, load_manifest, write_manifest
 from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE
 from pneumolib.data.leakage import leakage_checks, person_number_evidence, split_agreement, split_summary
-from pneumolib import eda
+from pneumolib.data import figures
 
 profile = active_profile()
 root = find_dataset_root()
@@ -87,7 +87,7 @@ build.problems
 # specificity separately.
 
 # %%
-fig = eda.class_balance(manifest, "official_split")
+fig = figures.class_balance(manifest, "official_split")
 
 # %% [markdown]
 # ## Image size and aspect ratio
@@ -100,7 +100,7 @@ fig = eda.class_balance(manifest, "official_split")
 # checks the model's attention; keep the shortcut in mind when reading results.
 
 # %%
-fig = eda.size_and_aspect(manifest)
+fig = figures.size_and_aspect(manifest)
 
 # %% [markdown]
 # ## Films per patient
@@ -110,7 +110,7 @@ fig = eda.size_and_aspect(manifest)
 # generalisation. Hence: **split by patient, not by image.**
 
 # %%
-fig = eda.images_per_patient(manifest)
+fig = figures.images_per_patient(manifest)
 
 # %% [markdown]
 # ### Who is a patient? `personN` is not one child
@@ -151,7 +151,7 @@ person_number_evidence(manifest)
 # layout, so even a normal and a pneumonia film can be 2-4 bits apart.)
 
 # %%
-fig = eda.hash_distance_histogram(manifest, NEAR_DUPLICATE_MAX_DISTANCE)
+fig = figures.hash_distance_histogram(manifest, NEAR_DUPLICATE_MAX_DISTANCE)
 print(f"threshold: {NEAR_DUPLICATE_MAX_DISTANCE} bits; duplicate pairs found: {len(build.duplicate_pairs)}")
 build.duplicate_pairs["kind"].value_counts()
 
@@ -162,7 +162,7 @@ build.duplicate_pairs["kind"].value_counts()
 # its twin is in val or test.
 
 # %%
-fig = eda.duplicate_pairs_figure(root, build.duplicate_pairs, n=6)
+fig = figures.duplicate_pairs_figure(root, build.duplicate_pairs, n=6)
 
 # %% [markdown]
 # ## The patient-level split
@@ -186,7 +186,7 @@ fig = eda.duplicate_pairs_figure(root, build.duplicate_pairs, n=6)
 split_summary(manifest)
 
 # %%
-fig = eda.class_balance(manifest, "split")
+fig = figures.class_balance(manifest, "split")
 
 # %% [markdown]
 # Every leakage check should find nothing:

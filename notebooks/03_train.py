@@ -75,7 +75,7 @@ from pneumolib.data.manifest import manifest_for_data
 from pneumolib.models import first_available_architecture
 from pneumolib.training.trainer import TrainConfig, train, pick_device
 from pneumolib.data.arrays import load_split
-from pneumolib.training import plots
+from pneumolib.training import figures
 
 profile = active_profile()
 device = pick_device()
@@ -141,7 +141,7 @@ pd.Series(dataclasses.asdict(config)).drop("augment_config").to_frame("value")
 
 # %%
 val = load_split(manifest, "val", root, config.image_size, config.jpeg_quality, max_images=12, progress=False)
-fig = plots.augmentation_examples(val.images, n_images=3)
+fig = figures.augmentation_examples(val.images, n_images=3)
 
 # %% [markdown]
 # ## Train
@@ -164,7 +164,7 @@ print(f"best epoch {result.best_epoch}: val ROC AUC {result.best_val_auc:.4f}")
 # how it does on the separate test split.
 
 # %%
-fig = plots.learning_curves(result.history)
+fig = figures.learning_curves(result.history)
 result.history.round(4)
 
 # %% [markdown]

@@ -73,7 +73,7 @@ from pneumolib.config import active_profile, cache_dir, work_dir
 from pneumolib.data.images import read_grayscale
 from pneumolib.data.locate import find_dataset_root
 from pneumolib.data.manifest import manifest_for_data
-from pneumolib.evaluation import plots
+from pneumolib.evaluation import figures
 from pneumolib.reporting.markdown import render_comparison_table, render_model_card_results
 from pneumolib.evaluation.report import write_report
 from pneumolib.evaluation.run import evaluate_checkpoint, operating_point_thresholds, val_test_gap
@@ -120,15 +120,15 @@ Markdown(render_model_card_results(report, include_comparison=False))  # the com
 # is the majority class here; in a clinic with fewer pneumonia cases, precision would be lower.
 
 # %%
-fig = plots.plot_roc(test["label"], test["prob_calibrated"], thresholds)
+fig = figures.plot_roc(test["label"], test["prob_calibrated"], thresholds)
 fig
 
 # %%
-fig = plots.plot_precision_recall(test["label"], test["prob_calibrated"], thresholds)
+fig = figures.plot_precision_recall(test["label"], test["prob_calibrated"], thresholds)
 fig
 
 # %%
-fig = plots.plot_confusion_matrices(test["label"], test["prob_calibrated"], thresholds)
+fig = figures.plot_confusion_matrices(test["label"], test["prob_calibrated"], thresholds)
 fig
 
 # %% [markdown]
@@ -152,7 +152,7 @@ val_test_gap(report).round(3)
 # two panels and the ECE before and after in the table above.
 
 # %%
-fig = plots.plot_reliability(test["label"], test["prob"], test["prob_calibrated"])
+fig = figures.plot_reliability(test["label"], test["prob"], test["prob_calibrated"])
 fig
 
 # %% [markdown]
@@ -163,7 +163,7 @@ fig
 # rotated patients, devices, text on the film.
 
 # %%
-fig = plots.plot_error_gallery(test, thresholds["screening"], lambda path: read_grayscale(root / path),
+fig = figures.plot_error_gallery(test, thresholds["screening"], lambda path: read_grayscale(root / path),
                               prob_column="prob_calibrated", n=5)
 fig
 

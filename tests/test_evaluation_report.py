@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score
 
 from pneumolib.deploy.decisions import decide
-from pneumolib.evaluation import plots
+from pneumolib.evaluation import figures
 from pneumolib.reporting.markers import (
     MarkerError,
     read_marked_section,
@@ -184,18 +184,18 @@ def test_curves_confusion_and_reliability_return_figures(report, test_df):
     y = test_df["label"].to_numpy()
     prob = test_df["prob"].to_numpy()
     points = {name: op["threshold"] for name, op in report["operating_points"].items()}
-    figures = [
-        plots.plot_roc(y, prob, points),
-        plots.plot_precision_recall(y, prob, points),
-        plots.plot_confusion_matrices(y, prob, points),
-        plots.plot_confusion_matrices(y, prob, 0.5),
-        plots.plot_reliability(y, prob, 1 / (1 + np.exp(-test_df["logit"].to_numpy() / 3))),
-        plots.plot_reliability(y, prob, mode="positive"),
+    drawn = [
+        figures.plot_roc(y, prob, points),
+        figures.plot_precision_recall(y, prob, points),
+        figures.plot_confusion_matrices(y, prob, points),
+        figures.plot_confusion_matrices(y, prob, 0.5),
+        figures.plot_reliability(y, prob, 1 / (1 + np.exp(-test_df["logit"].to_numpy() / 3))),
+        figures.plot_reliability(y, prob, mode="positive"),
     ]
-    for fig in figures:
+    for fig in drawn:
         assert isinstance(fig, Figure)
         fig.canvas.draw()
-    assert len(figures[2].axes) == len(points)
+    assert len(drawn[2].axes) == len(points)
 
 
 def test_error_gallery_picks_most_confident_errors():
@@ -207,7 +207,7 @@ def test_error_gallery_picks_most_confident_errors():
             "subtype": ["virus", "bacteria", "virus", None, None, None],
         }
     )
-    fn, fp = plots.most_confident_errors(df, 0.5, n=5)
+    fn, fp = figures.most_confident_errors(df, 0.5, n=5)
     assert fn["path"].tolist() == ["img0", "img1"]
     assert fp["path"].tolist() == ["img3", "img4"]
 
@@ -217,13 +217,13 @@ def test_error_gallery_picks_most_confident_errors():
         seen.append(path)
         return np.full((8, 8), len(seen), dtype=np.uint8)
 
-    fig = plots.plot_error_gallery(df, 0.5, load, n=3)
+    fig = figures.plot_error_gallery(df, 0.5, load, n=3)
     assert isinstance(fig, Figure) and sorted(seen) == ["img0", "img1", "img3", "img4"]
     by_path = {p: np.zeros((4, 4)) for p in df["path"]}
     by_row = [np.zeros((4, 4)) for _ in range(len(df))]
     for source in (by_path, by_row):
-        plots.plot_error_gallery(df, 0.5, source, n=2).canvas.draw()
-    no_errors = plots.plot_error_gallery(df.assign(label=[0, 0, 1, 1, 1, 0]), 0.5, load, n=2)
+        figures.plot_error_gallery(df, 0.5, source, n=2).canvas.draw()
+    no_errors = figures.plot_error_gallery(df.assign(label=[0, 0, 1, 1, 1, 0]), 0.5, load, n=2)
     assert isinstance(no_errors, Figure)
 
 

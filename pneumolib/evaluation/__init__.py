@@ -5,7 +5,7 @@ Policy in one line: the temperature and the thresholds are decided once, on val 
 probability ``sigmoid(logit / T)``, and test metrics carry 95 % intervals from resampling
 patients. Writing results into documents is :mod:`pneumolib.reporting`'s job.
 
-Plotting lives in :mod:`pneumolib.evaluation.plots` and is imported lazily on first use, so
+Plotting lives in :mod:`pneumolib.evaluation.figures` and is imported lazily on first use, so
 computing numbers does not require importing matplotlib and seaborn.
 """
 
@@ -84,7 +84,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _PLOTS:
-        from pneumolib.evaluation import plots
+        from pneumolib.evaluation import figures
 
-        return getattr(plots, name)
+        return getattr(figures, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
