@@ -2,7 +2,8 @@
 
 Duplicates matter for honest evaluation: if a copy of a training image sits in validation, the
 model is graded on something it memorised. Pairs are found by content hash (exact) and by
-perceptual-hash Hamming distance (near); groups are the connected components of those pairs, so
+perceptual-hash Hamming distance (near, through the multi-index search of
+:mod:`pneumolib.data.hash_index`, which scales past a full pairwise comparison); groups are the connected components of those pairs, so
 a chain A~B~C lands in one group and can be kept in one split.
 """
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pneumolib.data.hashing import hamming_distances, hashes_to_words
+from pneumolib.data.hash_index import near_pairs
+from pneumolib.data.hashing import hashes_to_words
 
 NEAR_DUPLICATE_MAX_DISTANCE = 16
 """Hamming threshold on 256-bit pHashes, chosen by looking at the pairs (notebook 02). In this set
@@ -44,12 +46,9 @@ def find_duplicate_pairs(
         for a_pos, a in enumerate(members):
             for b in members[a_pos + 1 :]:
                 pairs[(a, b)] = DuplicatePair(a, b, 0, "exact")
-    bits = hashes_to_words(perceptual_hashes)
-    for i in range(len(bits) - 1):
-        distances = hamming_distances(bits[i], bits[i + 1 :])
-        for offset in np.flatnonzero(distances <= max_distance):
-            j = i + 1 + int(offset)
-            pairs.setdefault((i, j), DuplicatePair(i, j, int(distances[offset]), "near"))
+    first, second, distance = near_pairs(hashes_to_words(perceptual_hashes), max_distance)
+    for i, j, d in zip(first.tolist(), second.tolist(), distance.tolist()):
+        pairs.setdefault((i, j), DuplicatePair(i, j, d, "near"))
     return [pairs[key] for key in sorted(pairs)]
 
 
