@@ -20,7 +20,7 @@
 #
 # Fine-tune an ImageNet-pretrained
 # EfficientNet to tell normal from pneumonia films, on the patient-level split of notebook 02.
-# The committed outputs come from a 2-core CPU, where one epoch took 4.5 to 6 minutes (the
+# The committed outputs come from a 2-core CPU, where one epoch took 4 to 6.2 minutes (the
 # `train_seconds` column of the history below); a GPU is many times faster.
 #
 # > **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must never be used to diagnose, treat or triage a patient.
@@ -185,14 +185,13 @@ result.history.round(4)
 # pneumonia points at a shortcut).
 
 # %%
-import json
 from pneumolib.checkpoint import BUNDLED_CHECKPOINT
 from pneumolib.evaluation.selection import compare_candidates, run_candidates
 
 selection = compare_candidates(run_candidates(work_dir() / "train"), manifest, root,
                                max_images=profile.max_images_per_split, cache_dir=cache_dir(),
                                references=[BUNDLED_CHECKPOINT], reference_names=["model shipped with pneumolib"])
-(work_dir() / "selection.json").write_text(json.dumps(selection.to_record(), indent=1))
+selection.save(work_dir() / "selection.json")  # the record the model card's selection table is made from
 selection.chosen.stress.round(4)
 
 # %% [markdown]

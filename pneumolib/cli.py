@@ -60,7 +60,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _select(args: argparse.Namespace) -> int:
-    import json
     import shutil
 
     from pneumolib.data.locate import find_dataset_root
@@ -77,9 +76,7 @@ def _select(args: argparse.Namespace) -> int:
                                    find_dataset_root(args.data, download=not args.offline), names=names,
                                    max_images=active_profile().max_images_per_split, cache_dir=cache_dir(),
                                    lung_share=not args.no_lung_share, references=args.reference or ())
-    out = Path(args.out) if args.out else work_dir() / "selection.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(selection.to_record(), indent=1) + "\n")
+    out = selection.save(args.out or work_dir() / "selection.json")
     print(f"wrote {out}")
     if args.chosen_out:
         shutil.copyfile(selection.chosen.path, args.chosen_out)
@@ -105,7 +102,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pneumolib.checkpoint import find_checkpoint
     from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
-    from pneumolib.evaluation.report import write_report
+    from pneumolib.evaluation.report import report_path, write_report
     from pneumolib.evaluation.run import evaluate_checkpoint
     from pneumolib.reporting.documents import update_documents
 
@@ -129,8 +126,22 @@ def _evaluate(args: argparse.Namespace) -> int:
         root = Path(__file__).resolve().parents[1]
         update_documents(result, root / "README.md", root / "MODEL_CARD.md",
                          selection_record=root / "docs" / "selection_record.json", test_log=log)
-        write_report(result.report, checkpoint.with_suffix(".report.json"))  # served by GET /model
-        print(f"updated README.md and MODEL_CARD.md; wrote {checkpoint.with_suffix('.report.json')}")
+        beside = write_report(result.report, report_path(checkpoint))  # served by GET /model
+        print(f"updated README.md and MODEL_CARD.md; wrote {beside}")
+    return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from pneumolib.checkpoint import find_checkpoint
+    from pneumolib.evaluation.test_access import access_log_path
+    from pneumolib.reporting.documents import update_documents_from_report
+
+    checkpoint, source = find_checkpoint(args.checkpoint)
+    root = Path(__file__).resolve().parents[1]
+    report = update_documents_from_report(checkpoint, root / "README.md", root / "MODEL_CARD.md",
+                                          root / "docs" / "selection_record.json", access_log_path(project=True))
+    print(f"{checkpoint.name} ({source}): README.md and MODEL_CARD.md regenerated from {report.name}; "
+          "the test split was not read")
     return 0
 
 
@@ -152,7 +163,8 @@ def _measure_gate(args: argparse.Namespace) -> int:
     from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
     from pneumolib.evaluation.test_access import record_test_access
-    from pneumolib.gate.measure import image_files, measure_gate
+    from pneumolib.decode.formats import image_files
+    from pneumolib.gate.measure import measure_gate
     from pneumolib.serving.predictor import Predictor
 
     checkpoint, source = find_checkpoint(args.checkpoint)
@@ -288,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--manifest")
     measure.add_argument("--offline", action="store_true")
     measure.set_defaults(run=_measure_gate)
+
+    docs = commands.add_parser("docs", help="regenerate the README's and model card's results from the saved report (no test look)")
+    docs.add_argument("checkpoint", nargs="?", help="default: the bundled model; its <stem>.report.json must exist")
+    docs.set_defaults(run=_docs)
 
     test_log = commands.add_parser("test-log", help="list every recorded look at the official test split")
     test_log.add_argument("--update-docs", action="store_true",

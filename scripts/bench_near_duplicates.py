@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE
-from pneumolib.data.hash_index import _all_pairs, near_pairs
+from pneumolib.data.hash_index import all_pairs, near_pairs
 from pneumolib.data.hashing import hashes_to_words
 from pneumolib.data.manifest import load_manifest
 
@@ -37,7 +37,7 @@ def compare(name: str, words: np.ndarray, max_distance: int) -> None:
     start = time.perf_counter()
     indexed = near_pairs(words, max_distance)
     middle = time.perf_counter()
-    full = _all_pairs(words, max_distance)
+    full = all_pairs(words, max_distance)
     end = time.perf_counter()
     same = all(np.array_equal(a, b) for a, b in zip(indexed, full))
     print(f"{name}: {len(words):,} hashes, {len(indexed[0]):,} pairs within {max_distance} bits; "

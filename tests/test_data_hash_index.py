@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumolib.data.hash_index import _all_pairs, near_pairs
+from pneumolib.data.hash_index import all_pairs, near_pairs
 
 
 def collection(n: int, copies: int, seed: int) -> np.ndarray:
@@ -22,7 +22,7 @@ def collection(n: int, copies: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("max_distance", [0, 1, 5, 16, 23, 40, 200])
 def test_same_pairs_as_the_full_comparison(max_distance):
     words = collection(1500, 300, seed=max_distance)
-    indexed, full = near_pairs(words, max_distance), _all_pairs(words, max_distance)
+    indexed, full = near_pairs(words, max_distance), all_pairs(words, max_distance)
     for got, expected in zip(indexed, full):
         np.testing.assert_array_equal(got, expected)
     if 0 < max_distance <= 40:

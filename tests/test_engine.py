@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("onnxruntime")
 
 from pneumolib.engine import (  # noqa: E402
-    Engine, EngineUnavailable, TorchEngine, create_engine, engine_preference, to_model_input,
+    EngineUnavailable, TorchEngine, create_engine, engine_preference, to_model_input,
 )
 from pneumolib.engine import onnx_engine, onnx_graph  # noqa: E402
 from pneumolib.engine.onnx_engine import OnnxEngine  # noqa: E402
@@ -117,10 +117,6 @@ def test_wrong_input_shape_is_refused(engines):
         engines[1].run(np.zeros((1, 1, SIZE + 1, SIZE + 1), np.float32), ("logits",))
     with pytest.raises(ValueError, match="unknown engine output"):
         engines[1].run(np.zeros((1, 1, SIZE, SIZE), np.float32), ("probabilities",))
-
-
-def test_engine_is_an_engine(engines):
-    assert all(isinstance(engine, Engine) for engine in engines[:2])
 
 
 def test_gate_features_through_the_engine(engines, imagenet_lite0, images):

@@ -102,7 +102,7 @@ def test_selection_rule_ties_go_to_stress_auc_then_lung_share_then_later():
     assert select_candidate(equal, verbose=False).chosen.name == "late"
 
 
-def test_selection_record_renders_every_candidate_and_the_decision():
+def test_selection_record_renders_every_candidate_and_the_decision(tmp_path):
     import json
 
     from pneumolib.reporting.robustness_card import render_selection_section, render_stress_section
@@ -110,7 +110,7 @@ def test_selection_record_renders_every_candidate_and_the_decision():
     old = _record("first model", 0.9999, 0.04, 0.99)
     old.same_split = False
     selection = select_candidate([old, _record("epoch 15", 0.996, 0.01, 0.995, lung=0.41)], verbose=False)
-    record = json.loads(json.dumps(selection.to_record()))  # what `select --out` writes
+    record = json.loads(selection.save(tmp_path / "selection.json").read_text())  # what `select --out` writes
     assert record["chosen"] == "epoch 15" and set(record["stress"]) == {"first model", "epoch 15"}
     text = render_selection_section(record)
     assert "| epoch 15 | yes | 0.9960 | 1.0 % |" in text and "| first model | reference: other split |" in text

@@ -240,7 +240,8 @@ def test_measure_gate_passes_xrays_and_refuses_other_pictures():
     """The figures the model card quotes, through the service's own path (here: the tiny checkpoint)."""
     from serving_fixtures import NOT_XRAY_DIR, tiny_checkpoint, xray_paths
 
-    from pneumolib.gate.measure import image_files, measure_gate
+    from pneumolib.decode.formats import image_files
+    from pneumolib.gate.measure import measure_gate
     from pneumolib.serving.predictor import Predictor
 
     predictor = Predictor.load(tiny_checkpoint())

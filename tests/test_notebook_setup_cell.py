@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 import types
@@ -90,7 +89,3 @@ def test_outside_colab_and_when_installed_nothing_is_installed(monkeypatch, caps
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     run_cell()  # in Colab, re-running after a good install: pneumolib is found, pip is not called
     assert pip.calls == []
-
-
-def test_git_is_available_for_the_clone_test():
-    assert shutil.which("git")

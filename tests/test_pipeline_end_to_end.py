@@ -112,6 +112,24 @@ def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
     assert list(logged["purpose"]) == ["end-to-end test"] and logged.loc[0, "sha256"] == report["model"]["sha256"]
     assert "end-to-end test" in card.read_text() and "histogram equalisation" in card.read_text()
 
+    # the same sections again from the report saved beside the weights, without reading test
+    import shutil
+
+    from pneumolib.evaluation.report import report_path
+    from pneumolib.reporting.documents import update_documents_from_report
+
+    weights = shutil.copy(finalized, tmp_path / "weights.pt")
+    with pytest.raises(FileNotFoundError, match="evaluate"):
+        update_documents_from_report(weights, readme, card, test_log=log)
+    write_report(report, report_path(weights))
+    expected = readme.read_text(), card.read_text()
+    readme.write_text(readme.read_text().replace(f"{auc:.3f}", "STALE"))
+    update_documents_from_report(weights, readme, card, test_log=log)
+    assert (readme.read_text(), card.read_text()) == expected and len(read_test_log(log)) == 1
+    write_report({**report, "model": {**report["model"], "sha256": "0" * 64}}, report_path(weights))
+    with pytest.raises(ValueError, match="other weights"):
+        update_documents_from_report(weights, readme, card, test_log=log)
+
 
 def test_gate_features_are_tapped_augmented_and_seeded():
     import torch

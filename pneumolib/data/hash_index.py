@@ -44,7 +44,7 @@ def near_pairs(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.nda
     if max_distance < 0:
         raise ValueError("max_distance must be >= 0")
     if max_distance + 1 > total_bits // 2:  # pieces of one bit or so: nothing to gain, compare everything
-        return _all_pairs(words, max_distance)
+        return all_pairs(words, max_distance)
     found: set[int] = set()
     for key in _piece_keys(_bits(words), max_distance + 1):
         order = np.argsort(key, kind="stable")
@@ -68,7 +68,7 @@ def near_pairs(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.nda
     return first, second, distance
 
 
-def _all_pairs(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def all_pairs(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The full comparison, row by row (the reference the index must agree with)."""
     first, second, distance = [], [], []
     for i in range(len(words) - 1):

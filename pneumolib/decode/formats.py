@@ -9,10 +9,13 @@ from __future__ import annotations
 import codecs
 import os
 import struct
+from pathlib import Path
 
 from pneumolib.decode.errors import UndecodableImage, UnsupportedMediaType, UploadError
 
 SUPPORTED_FORMATS = ("jpeg", "png", "dicom")
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".dcm", ".dicom")
+"""File-name endings of the supported formats, for listing a folder (decoding still sniffs the bytes)."""
 
 FORMAT_NAMES = {
     "jpeg": "JPEG", "png": "PNG", "dicom": "DICOM", "gif": "GIF", "pdf": "PDF", "bmp": "BMP",
@@ -135,3 +138,9 @@ def claim_warnings(fmt: str, filename: str | None, content_type: str | None) -> 
                 f"({FORMAT_NAMES.get(fmt, fmt)}); the content was trusted"
             )
     return notes
+
+
+def image_files(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """The JPEG, PNG and DICOM files in ``folder`` (and below it with ``recursive``), sorted."""
+    found = Path(folder).rglob("*") if recursive else Path(folder).iterdir()
+    return sorted(p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

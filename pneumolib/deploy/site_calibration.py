@@ -29,12 +29,12 @@ from pneumolib.checkpoint import load_checkpoint, read_checkpoint, write_payload
 from pneumolib.data.hashing import file_sha256
 from pneumolib.engine import create_engine
 from pneumolib.data.preprocess import canonical_image
+from pneumolib.decode.formats import image_files
 from pneumolib.decode.upload import decode_upload
 from pneumolib.decode.errors import UploadError
 from pneumolib.gate.mahalanobis import MahalanobisGate, gap_bounds, margin_between
 from pneumolib.gate.fit import gate_features, reference_features
 
-SITE_SUFFIXES = (".jpeg", ".jpg", ".png", ".dcm", ".dicom")
 MIN_SITE_FILMS = 20
 SITE_QUANTILE = 0.995
 
@@ -64,7 +64,7 @@ def site_films(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise GateCalibrationError(f"{folder} is not a folder of X-ray files.")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SITE_SUFFIXES)
+    return image_files(folder, recursive=True)
 
 
 def calibrate_gate_for_site(

@@ -9,6 +9,7 @@ engine; a forced ``onnx`` raises instead.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Sequence
@@ -51,8 +52,8 @@ def create_engine(
     on_cpu = parameter is None or parameter.device.type == "cpu"
     if choice == "torch" or (choice == "auto" and not on_cpu):
         return TorchEngine(model, gate_layers)
-    if not on_cpu:
-        model = model.cpu()  # forced onnx: ONNX Runtime's CPU provider
+    if not on_cpu:  # forced onnx: ONNX Runtime's CPU provider, on a CPU copy (the caller's model stays put)
+        model = copy.deepcopy(model).cpu()
     from pneumolib.engine.onnx_engine import OnnxEngine
 
     try:

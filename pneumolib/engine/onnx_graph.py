@@ -59,13 +59,12 @@ class _ExportedOutputs(nn.Module):
 
 
 def export_graph(model: PneumoniaClassifier, image_size: int, gate_layers: Sequence[str]) -> bytes:
-    """The serialized ONNX graph of ``model`` (float32, CPU copy; the model itself is untouched)."""
+    """The serialized ONNX graph of ``model`` (a float32 model on the CPU; :func:`create_engine` sees to it)."""
     try:
         import onnx  # noqa: F401  (torch.onnx.export needs it)
     except ImportError as error:
         raise EngineUnavailable("exporting to ONNX needs the 'onnx' package: pip install onnx") from error
-    device = next(model.parameters()).device
-    wrapper = _ExportedOutputs(model.float().cpu().eval(), gate_layers).eval()
+    wrapper = _ExportedOutputs(model.eval(), gate_layers).eval()
     probe = torch.zeros(1, 1, image_size, image_size)
     buffer = io.BytesIO()
     batch_axis = {0: "batch"}
@@ -77,8 +76,6 @@ def export_graph(model: PneumoniaClassifier, image_size: int, gate_layers: Seque
                               dynamic_axes={name: batch_axis for name in ("images", *OUTPUTS)})
     except Exception as error:  # noqa: BLE001 - any exporter failure means: use PyTorch
         raise EngineUnavailable(f"ONNX export failed ({type(error).__name__}: {error})") from error
-    finally:
-        model.to(device)
     return buffer.getvalue()
 
 
@@ -94,6 +91,6 @@ def parity_error(model: PneumoniaClassifier, session: object, image_size: int) -
     """Largest |logit difference| between ``session`` and ``model`` on :func:`probe_batch`."""
     batch = probe_batch(image_size)
     with torch.no_grad():
-        expected = model.float().cpu().eval()(torch.from_numpy(batch)).numpy()
+        expected = model.eval()(torch.from_numpy(batch)).numpy()
     got = session.run(["logits"], {"images": batch})[0]
     return float(np.abs(got - expected).max())

@@ -258,3 +258,13 @@ def write_report(report: Mapping[str, Any], json_path: str | Path) -> Path:
 def load_report(json_path: str | Path) -> dict[str, Any]:
     """Read a report written by :func:`write_report`."""
     return json.loads(Path(json_path).read_text(encoding="utf-8"))
+
+
+def report_path(weights: str | Path) -> Path:
+    """Where the test-split report of a weights file is kept: ``<stem>.report.json`` beside it.
+
+    ``evaluate --update-docs`` writes it, ``GET /model`` serves it and ``docs`` regenerates the
+    README's and model card's sections from it without looking at the test split again.
+    """
+    weights = Path(weights)
+    return weights.with_name(f"{weights.stem}.report.json")

@@ -61,13 +61,15 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
     on val + stress val by ``finalize``; nothing here decides them, and an unfinalized file is
     refused before the test split is read.
     """
-    stored = read_checkpoint(checkpoint)["metadata"]
+    payload = read_checkpoint(checkpoint)
+    stored = payload["metadata"]
     if "temperature" not in stored or BALANCED not in stored.get("operating_points", {}):
         raise ValueError(f"{checkpoint} is not finalized: its temperature and operating points are decided on val "
                          "and stress val by `python -m pneumolib finalize CHECKPOINT OUT`; evaluate OUT. The test "
                          "split was not read.")
     engine, _model, metadata = engine_for_checkpoint(checkpoint, device)
-    metadata = {**metadata, "history": read_checkpoint(checkpoint).get("history", [])}
+    metadata = {**metadata, "history": payload.get("history", [])}
+    del payload  # the weights now live in the engine
     tables = {split: predictions_table(engine, metadata, manifest, split, data_root, max_images, cache_dir, device, progress)
               for split in ("val", "test")}
     record_test_access(checkpoint, purpose, len(tables["test"]), test_log)

@@ -92,6 +92,15 @@ class Selection:
                          "candidates": self.table.to_dict(orient="records"),
                          "stress": {r.name: r.stress.to_dict(orient="records") for r in self.records}})
 
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_record` as JSON (what the model card's selection section is rendered from)."""
+        import json
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_record(), indent=1) + "\n", encoding="utf-8")
+        return path
+
 
 def score_stress_set(model: torch.nn.Module | Engine, stress: StressSet, temperature: float = 1.0,
                      device: str | torch.device = "cpu", progress: bool = True) -> dict[str, np.ndarray]:

@@ -23,9 +23,6 @@ from pneumolib.decode.upload import decode_upload
 if TYPE_CHECKING:
     from pneumolib.serving.predictor import Predictor
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".dcm"})
-
-
 def distance_ratio(predictor: Predictor, path: Path) -> float | None:
     """The file's gate distance over the threshold (<= 1 passes); None when it cannot be decoded."""
     try:
@@ -86,8 +83,3 @@ def measure_gate(predictor: Predictor, xrays: Sequence[Path], others: Sequence[P
         found[label] = {Path(p).name: distance_ratio(predictor, Path(p))
                         for p in tqdm(paths, desc=label, disable=not progress)}
     return GateMeasurement(found["X-rays"], found["non-X-rays"])
-
-
-def image_files(folder: Path) -> list[Path]:
-    """The images in ``folder`` (PNG, JPEG, DICOM), sorted."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

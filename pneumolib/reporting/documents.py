@@ -10,6 +10,9 @@ import json
 import os
 from pathlib import Path
 
+from pneumolib.checkpoint import read_checkpoint
+from pneumolib.data.hashing import file_sha256
+from pneumolib.evaluation.report import load_report, report_path
 from pneumolib.evaluation.run import Evaluation
 from pneumolib.evaluation.test_access import read_test_log, render_test_log
 from pneumolib.reporting.markdown import render_model_card_results, render_readme_results
@@ -48,3 +51,23 @@ def update_test_log_section(model_card: str | os.PathLike, test_log: str | os.Pa
     text = render_test_log(read_test_log(test_log))
     update_marked_file(model_card, TEST_LOG_SECTION, text)
     return text
+
+
+def update_documents_from_report(checkpoint: str | os.PathLike, readme: str | os.PathLike,
+                                 model_card: str | os.PathLike, selection_record: str | os.PathLike | None = None,
+                                 test_log: str | os.PathLike | None = None) -> Path:
+    """:func:`update_documents` from the report saved beside ``checkpoint`` (no new look at test).
+
+    For when the rendering code or the log changed but the model did not. Returns the report's path.
+    """
+    path = report_path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved report at {path}: run `python -m pneumolib evaluate {checkpoint} "
+                                "--update-docs` once for this model")
+    payload = read_checkpoint(checkpoint)
+    metadata = {**payload["metadata"], "history": payload.get("history", [])}
+    report = load_report(path)
+    if report.get("model", {}).get("sha256") != file_sha256(checkpoint):
+        raise ValueError(f"{path} was made for other weights than {checkpoint}; evaluate this file first")
+    update_documents(Evaluation(report, metadata, {}), readme, model_card, selection_record, test_log)
+    return path

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pneumolib.constants import DEFAULT_OPERATING_POINT
+from pneumolib.evaluation.report import report_path
 from pneumolib.decode.formats import SUPPORTED_FORMATS
 from pneumolib.serving.predictor import Predictor
 
@@ -25,12 +26,6 @@ INTENDED_USE = (
     "children aged 1-5 from one hospital). Not a medical device and not a diagnostic tool: its "
     "output must not be used for clinical decisions."
 )
-
-
-def report_path(weights: str | Path) -> Path:
-    """Where the evaluation report for ``weights`` is looked for: ``<stem>.report.json``."""
-    weights = Path(weights)
-    return weights.with_name(f"{weights.stem}.report.json")
 
 
 def load_report(weights: str | Path) -> dict[str, Any] | None:

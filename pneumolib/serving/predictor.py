@@ -92,8 +92,8 @@ class Predictor:
     """A finalized checkpoint ready to answer: model in eval mode, no gradients kept."""
 
     def __init__(self, model: PneumoniaClassifier, metadata: dict[str, Any], gate: MahalanobisGate,
-                 info: ModelInfo, path: Path, engine: Engine | None = None) -> None:
-        self.model = model.eval().requires_grad_(False)  # serving never trains; see heatmap_png
+                 info: ModelInfo, path: Path, engine: Engine) -> None:
+        self.model = model.eval().requires_grad_(False)  # serving never trains
         self.metadata = metadata
         self.gate = gate
         self.info = info
@@ -104,8 +104,7 @@ class Predictor:
         self.operating_points: dict[str, dict[str, Any]] = dict(metadata["operating_points"])
         # One engine pass gives the prediction, the layers the gate was fitted on and the
         # feature map a heatmap is made from (ONNX Runtime on a CPU where installed).
-        self.engine = engine if engine is not None else create_engine(
-            self.model, self.image_size, gate.layers_, info.sha256)
+        self.engine = engine
         self._explainer = LinearHeadGradCAM(self.model, self.engine)
 
     @classmethod
