@@ -4,6 +4,11 @@ One epoch = one pass over the cached training array in a seeded random order, au
 batch on the training device; then the validation split is scored and the epoch's model is
 kept if its val ROC AUC is the best so far. ``last.pt`` holds everything needed to resume after
 an interruption (a Colab disconnect, a session limit) exactly where training stopped.
+
+Launched by torchrun (``WORLD_SIZE > 1``), the same loop runs data-parallel on every process:
+DistributedDataParallel, a shard of each global batch per rank, the validation logits gathered
+from every rank, and rank 0 alone printing and writing files (see
+:mod:`pneumolib.training.distributed`). A single process never touches that code.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
+from pneumolib.data.arrays import SplitArrays, class_weights, load_split
+from pneumolib.data.augment import AugmentConfig, augment_batch
 from pneumolib.data.manifest import manifest_digest
 from pneumolib.engine import autocast_dtype, to_model_input
 from pneumolib.inference import predict_logits, sigmoid
 from pneumolib.models import ARCHITECTURES, create_model
-from pneumolib.data.augment import AugmentConfig, augment_batch
-from pneumolib.data.arrays import SplitArrays, class_weights, load_split
+from pneumolib.training import distributed
+from pneumolib.training.distributed import SINGLE, World
 from pneumolib.training.schedule import warmup_cosine
 
 
@@ -88,20 +95,30 @@ def train_one_epoch(
     device: torch.device,
     scaler: torch.amp.GradScaler | None = None,
     progress: bool = True,
+    world: World = SINGLE,
 ) -> float:
-    """One pass over ``data``; returns the mean training loss."""
+    """One pass over ``data``; returns the mean training loss.
+
+    With several processes (``world``; ``model`` wrapped in DDP) each rank draws the same order and
+    trains on its slice of every global batch of ``batch_size * world_size`` images: the same
+    steps as one process with that global batch (see :func:`distributed_loss`).
+    """
     model.train()
-    torch.manual_seed(config.seed * 1000 + epoch)  # dropout draws from the global generator: reseed per epoch so resuming replays it
-    order_gen = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-    aug_gen = torch.Generator(device=device).manual_seed(config.seed * 1000 + epoch)
+    seed = config.seed * 1000 + epoch
+    # dropout draws from the global generator: reseed per epoch so resuming replays it (per rank: own masks)
+    torch.manual_seed(distributed.rank_seed(seed, world.rank))
+    order_gen = torch.Generator().manual_seed(seed)  # the same order on every rank
+    aug_gen = torch.Generator(device=device).manual_seed(distributed.rank_seed(seed, world.rank))
     augment_config = AugmentConfig.from_dict(config.augment_config)
     order = torch.randperm(len(data.labels), generator=order_gen).numpy()
     amp_dtype = autocast_dtype(device) if config.amp else None
     total, seen = 0.0, 0
-    batches = range(0, len(order) - config.batch_size + 1 if len(order) >= config.batch_size else 1, config.batch_size)
+    step = config.batch_size * world.world_size  # the global batch
+    batches = range(0, len(order) - step + 1 if len(order) >= step else 1, step)
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
     for start in bar:
-        index = np.sort(order[start : start + config.batch_size])  # sorted: faster reads from a memory map
+        batch = order[start : start + step]
+        index = np.sort(distributed.shard(batch, world))  # sorted: faster reads from a memory map
         images = to_model_input(data.images[index], device)
         labels = torch.as_tensor(data.labels[index], device=device)
         if config.augment:
@@ -110,7 +127,11 @@ def train_one_epoch(
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             logits = model(images)
-            loss = F.cross_entropy(logits.float(), labels, weight=loss_weights, label_smoothing=config.label_smoothing)
+            if world.distributed:
+                batch_weight = loss_weights[torch.as_tensor(data.labels[batch], device=device)].sum()
+                loss = distributed_loss(logits.float(), labels, loss_weights, config.label_smoothing, batch_weight, world)
+            else:
+                loss = F.cross_entropy(logits.float(), labels, weight=loss_weights, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -123,12 +144,44 @@ def train_one_epoch(
         total += float(loss.detach()) * len(index)
         seen += len(index)
         bar.set_postfix(loss=f"{total / seen:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+    if world.distributed:  # each rank's losses are its share of the global batch's: their sum is the global mean
+        total, seen = distributed.all_reduce_sum(world, [total, seen])
     return total / max(seen, 1)
 
 
-def evaluate_split(model: torch.nn.Module, data: SplitArrays, device: torch.device, batch_size: int = 64) -> dict[str, float]:
-    """Val loss (unweighted cross-entropy) and ROC AUC of the current model."""
-    logits = predict_logits(model, data.images, batch_size, device)
+def distributed_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    weights: torch.Tensor,
+    label_smoothing: float,
+    batch_weight: torch.Tensor,
+    world: World,
+) -> torch.Tensor:
+    """One rank's share of the global batch's weighted cross-entropy, scaled for DDP's average.
+
+    Weighted cross-entropy is a weighted mean, normalised by the sum of the targets' class weights
+    (PyTorch normalises the label-smoothing term by the same sum). Each rank's own mean would
+    weigh its images by its own sum, not the global batch's, so the ranks' losses are summed
+    here and divided by ``batch_weight``, the global batch's sum (computed by every rank from the
+    shared order, no communication); times ``world_size`` so that DDP's average of the gradients
+    is exactly the gradient of the global weighted mean.
+    """
+    summed = F.cross_entropy(logits, labels, weight=weights, label_smoothing=label_smoothing, reduction="sum")
+    return summed * (world.world_size / batch_weight)
+
+
+def evaluate_split(model: torch.nn.Module, data: SplitArrays, device: torch.device, batch_size: int = 64,
+                   world: World = SINGLE) -> dict[str, float]:
+    """Val loss (unweighted cross-entropy) and ROC AUC of the current model.
+
+    With several processes each scores its share of the split and every rank gets all the logits,
+    so all reach the same metrics (and the same early-stopping decision). Pass the unwrapped model.
+    """
+    if world.distributed:
+        start, stop = distributed.shard_bounds(len(data.labels), world.rank, world.world_size)
+        logits = distributed.all_gather_concat(world, predict_logits(model, data.images[start:stop], batch_size, device))
+    else:
+        logits = predict_logits(model, data.images, batch_size, device)
     prob = sigmoid(logits)
     eps = 1e-7
     loss = float(-np.mean(data.labels * np.log(prob + eps) + (1 - data.labels) * np.log(1 - prob + eps)))
@@ -136,7 +189,8 @@ def evaluate_split(model: torch.nn.Module, data: SplitArrays, device: torch.devi
     return {"val_loss": loss, "val_auc": auc}
 
 
-def _metadata(config: TrainConfig, manifest: pd.DataFrame, epoch: int, metrics: dict[str, float]) -> dict[str, Any]:
+def _metadata(config: TrainConfig, manifest: pd.DataFrame, epoch: int, metrics: dict[str, float],
+              run: dict[str, Any]) -> dict[str, Any]:
     spec = ARCHITECTURES[config.architecture]
     return {
         "architecture": config.architecture,
@@ -153,6 +207,7 @@ def _metadata(config: TrainConfig, manifest: pd.DataFrame, epoch: int, metrics: 
         "val_metrics": metrics,
         "operating_points": {"default": {"threshold": 0.5, "chosen_on": "none (uncalibrated default)"}},
         "temperature": 1.0,
+        "distributed": run,
     }
 
 
@@ -165,23 +220,92 @@ def train(
     resume: bool = True,
     device: str | torch.device | None = None,
     progress: bool = True,
+    sync_batchnorm: bool | None = None,
 ) -> TrainResult:
     """Train on the manifest's ``train`` split, select on ``val``; the test split is never read.
 
     ``best.pt`` is the epoch with the best clean val AUC (a quick signal, nearly saturated on this
     data); every epoch is also kept under ``epochs/`` so that
     :func:`pneumolib.evaluation.selection.select_checkpoint` can choose on val and stress val.
-    """
-    device = pick_device(device)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    best_path, last_path, history_path = out_dir / "best.pt", out_dir / "last.pt", out_dir / "history.csv"
-    seed_everything(config.seed)
 
-    train_data = load_split(manifest, "train", data_root, config.image_size, config.jpeg_quality,
-                            config.max_images_per_split, cache_dir, progress)
-    val_data = load_split(manifest, "val", data_root, config.image_size, config.jpeg_quality,
-                          config.max_images_per_split, cache_dir, progress)
+    Under torchrun (``WORLD_SIZE > 1``, or a process group the caller initialised) this process
+    joins the group, trains its shard, and leaves the group it joined when done or on an error.
+    ``sync_batchnorm`` (None: on with NCCL, i.e. GPUs) computes BatchNorm statistics over the
+    global batch; SyncBatchNorm needs GPUs, so on CPUs (gloo) they are each rank's own.
+    """
+    world = distributed.setup(pick_device(device))
+    try:
+        return _train(config, manifest, data_root, Path(out_dir), cache_dir, resume, progress, world, sync_batchnorm)
+    finally:
+        distributed.teardown(world)
+
+
+def _load_splits(config: TrainConfig, manifest: pd.DataFrame, data_root: str | os.PathLike,
+                 cache_dir: str | os.PathLike | None, progress: bool, world: World) -> tuple[SplitArrays, SplitArrays]:
+    """The train and val arrays; with several processes, decoded once and memory-mapped by all.
+
+    One rank per machine (one in all when the cache folder is shared) writes the ``.npy`` caches
+    while the others wait; then every rank maps the same files, so the images sit in memory once
+    per machine (the page cache), not once per process.
+    """
+    def load(split: str, show: bool) -> SplitArrays:
+        return load_split(manifest, split, data_root, config.image_size, config.jpeg_quality,
+                          config.max_images_per_split, cache_dir, show)
+
+    if world.distributed:
+        if distributed.builds_cache(world, cache_dir):
+            load("train", progress)
+            load("val", progress)
+        distributed.barrier(world)
+        progress = False
+    return load("train", progress), load("val", progress)
+
+
+def _read_resume_state(last_path: Path, resume: bool, world: World) -> dict[str, Any] | None:
+    """``last.pt`` as rank 0 reads it, on every rank (the output folder need not be shared)."""
+    state = read_checkpoint(last_path) if resume and world.is_main and last_path.is_file() else None
+    return distributed.broadcast_object(world, state)
+
+
+def _check_resume(state: dict[str, Any], last_path: Path, config: TrainConfig, world: World) -> None:
+    saved = state["metadata"]["train_config"]
+    for key in ("architecture", "image_size", "batch_size", "jpeg_quality"):
+        if saved[key] != getattr(config, key):
+            raise ValueError(f"{last_path} was trained with {key}={saved[key]!r}, not {getattr(config, key)!r}; "
+                             "use another output folder or resume=False.")
+    processes = int(state["metadata"].get("distributed", {}).get("world_size", 1))
+    if processes != world.world_size:  # another global batch: other steps, another schedule
+        raise ValueError(f"{last_path} was trained by {processes} process(es) x batch {config.batch_size} (global batch "
+                         f"{processes * config.batch_size}), this run has {world.world_size} (global batch "
+                         f"{world.world_size * config.batch_size}): it would not continue where it stopped. Start as many "
+                         "processes as before, or use another output folder or resume=False (--restart).")
+
+
+def _train(config: TrainConfig, manifest: pd.DataFrame, data_root: str | os.PathLike, out_dir: Path,
+           cache_dir: str | os.PathLike | None, resume: bool, progress: bool, world: World,
+           sync_batchnorm: bool | None) -> TrainResult:
+    device = world.device
+    main = world.is_main
+    progress = progress and main
+    best_path, last_path, history_path = out_dir / "best.pt", out_dir / "last.pt", out_dir / "history.csv"
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(config.seed)
+    sync_batchnorm = world.distributed and (world.backend == "nccl" if sync_batchnorm is None else sync_batchnorm)
+    if sync_batchnorm and device.type != "cuda":
+        raise ValueError("SyncBatchNorm needs CUDA devices; on CPUs (gloo) each rank keeps its own BatchNorm statistics.")
+    if world.distributed:
+        if cache_dir is None:
+            cache_dir = out_dir / "cache"
+        if main:
+            print(f"distributed: {world.world_size} processes ({world.backend}), {config.batch_size} images each, "
+                  f"global batch {config.batch_size * world.world_size}"
+                  f"{', SyncBatchNorm' if sync_batchnorm else ''}", flush=True)
+    run = {"world_size": world.world_size, "backend": world.backend, "sync_batchnorm": sync_batchnorm}
+
+    train_data, val_data = _load_splits(config, manifest, data_root, cache_dir, progress, world)
+    if len(train_data.labels) < world.world_size:
+        raise ValueError(f"{len(train_data.labels)} training images cannot be shared by {world.world_size} processes.")
 
     model = create_model(config.architecture, config.pretrained and not config.init_checkpoint,
                          config.weights_path, config.dropout).to(device)
@@ -189,28 +313,27 @@ def train(
         model.load_state_dict(read_checkpoint(config.init_checkpoint)["state_dict"])
     if config.channels_last:  # faster convolutions on GPUs and, measured here, on CPUs too
         model = model.to(memory_format=torch.channels_last)
+    if sync_batchnorm:
+        model = distributed.convert_sync_batchnorm(model)
     loss_weights = torch.tensor(class_weights(train_data.labels), dtype=torch.float32, device=device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, len(train_data.labels) // config.batch_size)
+    steps_per_epoch = max(1, len(train_data.labels) // (config.batch_size * world.world_size))
     scheduler = warmup_cosine(optimizer, int(config.warmup_epochs * steps_per_epoch), config.epochs * steps_per_epoch)
     amp_dtype = autocast_dtype(device) if config.amp else None
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
     history: list[dict[str, Any]] = []
     start_epoch, best_auc, best_epoch, stale = 0, -1.0, -1, 0
-    if resume and last_path.is_file():
-        state = read_checkpoint(last_path)
-        saved = state["metadata"]["train_config"]
-        for key in ("architecture", "image_size", "batch_size", "jpeg_quality"):
-            if saved[key] != getattr(config, key):
-                raise ValueError(f"{last_path} was trained with {key}={saved[key]!r}, not {getattr(config, key)!r}; "
-                                 "use another output folder or resume=False.")
+    state = _read_resume_state(last_path, resume, world)
+    if state is not None:
+        _check_resume(state, last_path, config, world)
         model.load_state_dict(state["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history = list(state["history"])
         start_epoch = int(state["metadata"]["epoch"])
         best_auc, best_epoch, stale = float(state["best_val_auc"]), int(state["best_epoch"]), int(state["stale_epochs"])
+    trained = distributed.wrap_model(model, world)  # DDP under torchrun; checkpoints come from ``model``
 
     epochs = tqdm(range(start_epoch, config.epochs), desc="training", disable=not progress,
                   initial=start_epoch, total=config.epochs)
@@ -218,25 +341,29 @@ def train(
         if stale >= config.patience:
             break
         started = time.perf_counter()
-        train_loss = train_one_epoch(model, train_data, optimizer, scheduler, loss_weights, config, epoch,
-                                     device, scaler, progress)
+        train_loss = train_one_epoch(trained, train_data, optimizer, scheduler, loss_weights, config, epoch,
+                                     device, scaler, progress, world)
         train_seconds = time.perf_counter() - started
-        metrics = evaluate_split(model, val_data, device)
+        distributed.broadcast_buffers(world, model)  # every rank evaluates the model rank 0 saves
+        metrics = evaluate_split(model, val_data, device, world=world)
         row = {"epoch": epoch + 1, "train_loss": train_loss, **metrics, "lr": scheduler.get_last_lr()[0],
                "train_seconds": train_seconds, "train_images_per_s": len(train_data.labels) / train_seconds}
         history.append(row)
         improved = metrics["val_auc"] > best_auc
         if improved:
             best_auc, best_epoch, stale = metrics["val_auc"], epoch + 1, 0
-            save_checkpoint(best_path, model, _metadata(config, manifest, epoch, metrics), history=history)
         else:
             stale += 1
-        if config.keep_epoch_checkpoints:
-            save_checkpoint(out_dir / "epochs" / f"epoch_{epoch + 1:02d}.pt", model,
-                            _metadata(config, manifest, epoch, metrics), history=history)
-        save_checkpoint(last_path, model, _metadata(config, manifest, epoch, metrics), history=history,
-                        optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                        best_val_auc=best_auc, best_epoch=best_epoch, stale_epochs=stale)
-        pd.DataFrame(history).to_csv(history_path, index=False)
+        if main:
+            metadata = _metadata(config, manifest, epoch, metrics, run)
+            if improved:
+                save_checkpoint(best_path, model, metadata, history=history)
+            if config.keep_epoch_checkpoints:
+                save_checkpoint(out_dir / "epochs" / f"epoch_{epoch + 1:02d}.pt", model, metadata, history=history)
+            save_checkpoint(last_path, model, metadata, history=history,
+                            optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                            best_val_auc=best_auc, best_epoch=best_epoch, stale_epochs=stale)
+            pd.DataFrame(history).to_csv(history_path, index=False)
         epochs.set_postfix(loss=f"{train_loss:.4f}", val_auc=f"{metrics['val_auc']:.4f}", best=f"{best_auc:.4f}")
+    distributed.barrier(world)  # the files exist when any rank returns
     return TrainResult(best_path, last_path, pd.DataFrame(history), best_epoch, best_auc)
