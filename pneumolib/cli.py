@@ -10,19 +10,45 @@ from pathlib import Path
 from pneumolib.config import active_profile, cache_dir, work_dir
 
 
+def _data_root(args: argparse.Namespace):  # noqa: ANN202 - a folder, or every source's folders
+    """The Kermany folder, plus the extra sources' folders when the manifest (``--manifest``) has any."""
+    from pneumolib.data.locate import find_dataset_root
+    from pneumolib.data.manifest import default_manifest_path
+    from pneumolib.data.sources import data_roots
+
+    return data_roots(find_dataset_root(args.data, download=not args.offline), args.manifest or default_manifest_path())
+
+
 def _manifest(args: argparse.Namespace) -> int:
     from pneumolib.data.manifest import build_manifest, default_manifest_path, load_manifest, write_manifest
+    from pneumolib.data.source_split import describe_cross_source
+    from pneumolib.data.sources import extra_sources
 
+    try:
+        extras = extra_sources(args.extra or [], args.role)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     reference = None if args.resplit or not default_manifest_path().is_file() else load_manifest()
-    build = build_manifest(args.data, max_per_folder=args.max_per_folder, download=not args.offline, reference=reference)
+    build = build_manifest(args.data, extras=extras, max_per_folder=args.max_per_folder, download=not args.offline,
+                           reference=reference, workers=args.workers)
     out = Path(args.out) if args.out else default_manifest_path()
-    write_manifest(build.manifest, out)
+    if extras and out.resolve() == default_manifest_path().resolve():
+        out = out.with_name("data_manifest_with_sources.csv")  # the committed file stays the Kermany reference
+    write_manifest(build.manifest, out, extras)
     problems = out.with_name(out.stem + "_problems.csv")
     if len(build.problems):
         build.problems.to_csv(problems, index=False)
         print(f"{len(build.problems)} files left out or flagged: see {problems}")
     counts = build.manifest.groupby(["split", "label"]).size().unstack(fill_value=0)
     print(f"dataset: {build.root}\n{counts}\n{len(build.duplicate_pairs)} duplicate pairs\nwrote {out}")
+    if extras:
+        print(f"images per source and split:\n{build.source_summary()}")
+        print(describe_cross_source(build.cross_source))
+        if len(build.cross_source):
+            table = out.with_name(out.stem + "_cross_source_duplicates.csv")
+            build.cross_source.to_csv(table, index=False)
+            print(f"every cross-source duplicate and where it went: {table}")
     reference = default_manifest_path()
     if out.resolve() != reference.resolve() and reference.is_file():
         from pneumolib.data.leakage import split_agreement
@@ -33,8 +59,8 @@ def _manifest(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
+    from pneumolib.training.distributed import is_main_process
     from pneumolib.training.trainer import TrainConfig, train
 
     profile = active_profile()
@@ -53,16 +79,16 @@ def _train(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, augment_config={**config.augment_config, "border_erase_probability": args.border_erase,
                                                              "max_border_fraction": args.border_fraction})
     out = Path(args.out) if args.out else work_dir() / "train"
-    result = train(config, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
-                   out, cache_dir=cache_dir(), resume=not args.restart, device=args.device)
-    print(f"best epoch {result.best_epoch}: val AUC {result.best_val_auc:.4f}\nbest checkpoint: {result.best_checkpoint}")
+    result = train(config, load_manifest(args.manifest), _data_root(args),
+                   out, cache_dir=cache_dir(), resume=not args.restart, device=args.device, sync_batchnorm=args.sync_bn)
+    if is_main_process():  # under torchrun: once, not once per process
+        print(f"best epoch {result.best_epoch}: val AUC {result.best_val_auc:.4f}\nbest checkpoint: {result.best_checkpoint}")
     return 0
 
 
 def _select(args: argparse.Namespace) -> int:
     import shutil
 
-    from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
     from pneumolib.evaluation.selection import compare_candidates, run_candidates
 
@@ -73,7 +99,7 @@ def _select(args: argparse.Namespace) -> int:
         print(f"error: {len(names)} names for {len(checkpoints)} checkpoints", file=sys.stderr)
         return 2
     selection = compare_candidates(checkpoints, load_manifest(args.manifest),
-                                   find_dataset_root(args.data, download=not args.offline), names=names,
+                                   _data_root(args), names=names,
                                    max_images=active_profile().max_images_per_split, cache_dir=cache_dir(),
                                    lung_share=not args.no_lung_share, references=args.reference or ())
     out = selection.save(args.out or work_dir() / "selection.json")
@@ -85,12 +111,11 @@ def _select(args: argparse.Namespace) -> int:
 
 
 def _finalize(args: argparse.Namespace) -> int:
-    from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
     from pneumolib.deploy.finalize import finalize_checkpoint
 
     metadata = finalize_checkpoint(args.checkpoint, load_manifest(args.manifest),
-                                   find_dataset_root(args.data, download=not args.offline), args.out,
+                                   _data_root(args), args.out,
                                    cache_dir=cache_dir(), max_images_per_split=active_profile().max_images_per_split)
     points = ", ".join(f"{name} {p['threshold']:.4f}" for name, p in metadata["operating_points"].items())
     print(f"temperature {metadata['temperature']:.3f}; operating points (val): {points}; "
@@ -100,7 +125,6 @@ def _finalize(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from pneumolib.checkpoint import find_checkpoint
-    from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
     from pneumolib.evaluation.report import report_path, write_report
     from pneumolib.evaluation.run import evaluate_checkpoint
@@ -112,7 +136,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pneumolib.evaluation.test_access import access_log_path
 
     log = access_log_path(project=args.update_docs)
-    result = evaluate_checkpoint(checkpoint, load_manifest(args.manifest), find_dataset_root(args.data, download=not args.offline),
+    result = evaluate_checkpoint(checkpoint, load_manifest(args.manifest), _data_root(args),
                                  n_resamples=profile.bootstrap_resamples, max_images=profile.max_images_per_split,
                                  cache_dir=cache_dir(), purpose=args.why, test_log=log)
     print(f"this look at the test split is recorded in {log}")
@@ -122,6 +146,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         table.to_csv(out.with_name(f"predictions_{split}.csv"), index=False)
     auc = result.report["test"]["roc_auc"]
     print(f"test ROC AUC {auc['estimate']:.4f} ({auc['lower']:.4f}-{auc['upper']:.4f})\nwrote {out}")
+    if result.report["test_by_source"]:
+        from pneumolib.evaluation.run import source_results_table
+
+        print(f"each test set on its own:\n{source_results_table(result.report).to_string(float_format=lambda v: f'{v:.3f}')}")
     if args.update_docs:
         root = Path(__file__).resolve().parents[1]
         update_documents(result, root / "README.md", root / "MODEL_CARD.md",
@@ -160,9 +188,9 @@ def _test_log(args: argparse.Namespace) -> int:
 
 def _measure_gate(args: argparse.Namespace) -> int:
     from pneumolib.checkpoint import find_checkpoint
-    from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import load_manifest
     from pneumolib.evaluation.test_access import record_test_access
+    from pneumolib.data.sources import BASE_SOURCE, locate
     from pneumolib.decode.formats import image_files
     from pneumolib.gate.measure import measure_gate
     from pneumolib.serving.predictor import Predictor
@@ -170,9 +198,10 @@ def _measure_gate(args: argparse.Namespace) -> int:
     checkpoint, source = find_checkpoint(args.checkpoint)
     predictor = Predictor.load(checkpoint)
     print(f"model {checkpoint.name} ({source}); X-rays: the official test split; non-X-rays: {args.non_xrays}")
-    root = find_dataset_root(args.data, download=not args.offline)
+    root = _data_root(args)
     manifest = load_manifest(args.manifest)
-    xrays = [root / p for p in manifest.loc[manifest["split"] == "test", "path"]]
+    kermany_test = manifest["split"].eq("test") & manifest["source"].eq(BASE_SOURCE)
+    xrays = [locate(root, p) for p in manifest.loc[kermany_test, "path"]]
     result = measure_gate(predictor, xrays, image_files(Path(args.non_xrays)))
     log = record_test_access(checkpoint, "measure-gate: share of test X-rays the gate passes", len(xrays))
     print(f"this look at the test split is recorded in {log}\n{result.summary()}")
@@ -229,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--offline", action="store_true", help="never try to download")
     manifest.add_argument("--resplit", action="store_true",
                           help="assign the split from the split policy instead of taking it from the committed manifest")
+    manifest.add_argument("--extra", action="append", metavar="NAME=PATH",
+                          help="an additional labelled source: a folder [<split>/]<LABEL>/<files> or a CSV "
+                               "path,label[,patient_id] (repeatable; writes data_manifest_with_sources.csv unless --out)")
+    manifest.add_argument("--role", action="append", metavar="NAME=ROLE",
+                          help="what an extra source is for: split (default), train-only or test-only")
+    manifest.add_argument("--workers", type=int, help="processes that hash images (default: one per CPU core)")
     manifest.set_defaults(run=_manifest)
 
     train = commands.add_parser("train", help="fine-tune an EfficientNet on the manifest's train split")
@@ -250,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--border-fraction", type=float, default=0.2, help="widest band, as a fraction of the side")
     train.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     train.add_argument("--restart", action="store_true", help="ignore last.pt and start over")
+    train.add_argument("--sync-bn", action=argparse.BooleanOptionalAction,
+                       help="under torchrun: BatchNorm statistics over the global batch (default: on with NCCL)")
     train.add_argument("--offline", action="store_true", help="never try to download the dataset")
     train.set_defaults(run=_train)
 

@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pneumolib.data.images import read_grayscale
+from pneumolib.data.sources import DataRoot, locate
 from pneumolib.data.preprocess import CANONICAL_JPEG_QUALITY, canonical_image
 
 
@@ -28,7 +29,7 @@ def cache_key(paths: Sequence[str], size: int, jpeg_quality: int | None, variant
 
 
 def load_image_array(
-    root: str | os.PathLike,
+    root: DataRoot,
     paths: Sequence[str],
     size: int,
     jpeg_quality: int | None = CANONICAL_JPEG_QUALITY,
@@ -46,10 +47,9 @@ def load_image_array(
         cache_file = Path(cache_dir) / f"images_{size}px_{cache_key(paths, size, jpeg_quality)}.npy"
         if cache_file.is_file():
             return np.load(cache_file, mmap_mode="r")
-    root = Path(root)
     images = np.empty((len(paths), size, size), dtype=np.uint8)
     for index, path in enumerate(tqdm(paths, desc=desc, disable=not progress)):
-        images[index] = canonical_image(read_grayscale(root / path), size, jpeg_quality)
+        images[index] = canonical_image(read_grayscale(locate(root, path)), size, jpeg_quality)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         temporary = cache_file.with_suffix(".tmp.npy")

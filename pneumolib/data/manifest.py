@@ -10,24 +10,27 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE, connected_groups, find_duplicate_pairs
-from pneumolib.data.hashing import content_hash, file_sha256, perceptual_hash
-from pneumolib.data.images import CorruptImageError, read_grayscale
 from pneumolib.data.locate import LABELS, SPLITS, find_dataset_root
 from pneumolib.data.naming import UnrecognisedFileName, parse_file_name
+from pneumolib.data.scan import scan_files
+from pneumolib.data.source_listing import list_source
+from pneumolib.data.source_split import assign_source_splits, cross_source_duplicates
+from pneumolib.data.sources import BASE_SOURCE, ExtraSource, write_sources
 from pneumolib.data.split import assign_splits
 
 MANIFEST_FILE_NAME = "data_manifest.csv"
 MANIFEST_ENV = "PNEUMO_MANIFEST"
 SOURCE_MANIFEST_NAME = "MANIFEST.csv"
 COLUMNS = [
-    "path", "label", "official_split", "split", "split_note", "patient_id", "subtype",
+    "path", "source", "label", "official_split", "split", "split_note", "patient_id", "subtype",
     "source_form", "width", "height", "file_sha256", "content_hash", "phash", "dup_group",
 ]
 
@@ -40,6 +43,12 @@ class ManifestBuild:
     manifest: pd.DataFrame
     problems: pd.DataFrame  # path, problem, detail: every file left out or kept with a caveat
     duplicate_pairs: pd.DataFrame  # path_a, path_b, distance, kind
+    sources: list[ExtraSource] = field(default_factory=list)
+    cross_source: pd.DataFrame = field(default_factory=pd.DataFrame)  # see cross_source_duplicates
+
+    def source_summary(self) -> pd.DataFrame:
+        """Images per source and split (the extra sources' share of the data at a glance)."""
+        return self.manifest.groupby(["source", "split"]).size().unstack(fill_value=0)
 
 
 def _list_files(root: Path, max_per_folder: int | None) -> list[tuple[str, str, str]]:
@@ -70,56 +79,97 @@ def _source_forms(root: Path) -> dict[str, str]:
     return {p[len(prefix):] if p.startswith(prefix) else p: f for p, f in zip(table["path"], table["source_form"])}
 
 
+def _hashed_rows(listing: pd.DataFrame, root: Path, source: str, workers: int | None, progress: bool,
+                 problems: list[tuple[str, str, str]]) -> list[dict]:
+    """Decode and hash every listed file (in parallel); undecodable files go to ``problems``."""
+    scans = scan_files([root / p for p in listing["path"]], workers=workers, progress=progress,
+                       desc=f"hashing {source} images")
+    prefix = "" if source == BASE_SOURCE else f"{source}/"
+    rows = []
+    for item, scan in zip(listing.itertuples(index=False), scans):
+        path = prefix + item.path
+        if scan.error is not None:
+            problems.append((path, "left out: cannot decode", scan.error))
+            continue
+        if item.name_problem:
+            problems.append((path, "kept: unrecognised file name, treated as its own patient", item.name_problem))
+        rows.append({"path": path, "source": source, "label": item.label, "official_split": item.official_split,
+                     "patient_id": item.patient_id, "subtype": item.subtype, "source_form": item.source_form,
+                     "width": scan.width, "height": scan.height, "file_sha256": scan.file_sha256,
+                     "content_hash": scan.content_hash, "phash": scan.phash})
+    return rows
+
+
+def _kermany_listing(root: Path, max_per_folder: int | None) -> pd.DataFrame:
+    """The release's files with the patient and subtype their names give."""
+    forms = _source_forms(root)
+    rows = []
+    for rel_path, official_split, label in _list_files(root, max_per_folder):
+        name = rel_path.rsplit("/", 1)[1]
+        try:
+            parsed = parse_file_name(name)
+            patient_id, subtype, name_problem = parsed.patient_id, parsed.subtype, ""
+        except UnrecognisedFileName as error:  # reported once the file is known to decode
+            patient_id, subtype, name_problem = f"file:{Path(name).stem}", "", str(error)
+        rows.append((rel_path, label, official_split, patient_id, subtype, forms.get(rel_path, "original"), name_problem))
+    return pd.DataFrame(rows, columns=["path", "label", "official_split", "patient_id", "subtype", "source_form",
+                                       "name_problem"])
+
+
+def _extra_listing(source: ExtraSource, max_per_folder: int | None, problems: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """An extra source's files; patient ids namespaced by the source (``name:id``)."""
+    listing = list_source(source)
+    if max_per_folder is not None:
+        listing = listing.groupby(["official_split", "label"], sort=False).head(max_per_folder)
+    unnamed = listing["patient_id"].eq("")
+    if unnamed.any():
+        problems.append((f"{source.name}/", f"kept: {int(unnamed.sum())} files without a patient id, each treated as "
+                         "its own patient", "give a CSV with a patient_id column to keep a child's films together"))
+    listing["patient_id"] = [f"{source.name}:{pid or 'file:' + Path(path).stem}"
+                             for path, pid in zip(listing["path"], listing["patient_id"])]
+    return listing.assign(subtype="", source_form="original", name_problem="")
+
+
 def build_manifest(
     root: str | os.PathLike | None = None,
     *,
+    extras: Sequence[ExtraSource] = (),
     max_per_folder: int | None = None,
     max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE,
     progress: bool = True,
     download: bool = True,
     reference: pd.DataFrame | None = None,
+    workers: int | None = None,
 ) -> ManifestBuild:
-    """Scan the dataset, hash every image, find duplicates and assign the patient-level split.
+    """Scan the dataset (and any extra sources), hash every image, find duplicates, assign the split.
 
     ``max_per_folder`` keeps the first N files (by name) of each split/label folder: the quick
     profile's subset, same code. A file that cannot be decoded is listed in ``problems`` and left
-    out with a warning; it never stops the scan.
+    out with a warning; it never stops the scan. Files are hashed by ``workers`` processes
+    (default: one per CPU core).
 
-    With a ``reference`` manifest (the CLI passes the committed one) every file it knows keeps
-    its reference split (:func:`adopt_reference_split`); without one, the split policy of
-    :mod:`pneumolib.data.split` assigns it from scratch.
+    With a ``reference`` manifest (the CLI passes the committed one) every Kermany file it knows
+    keeps its reference split (:func:`adopt_reference_split`); without one, the split policy of
+    :mod:`pneumolib.data.split` assigns it from scratch. The Kermany split is made from Kermany
+    films alone, so adding sources never moves it; extra sources are placed around it by
+    :mod:`pneumolib.data.source_split`, and duplicates are searched across all sources.
     """
     root = find_dataset_root(root, download=download)
-    forms = _source_forms(root)
-    rows, problems = [], []
-    for rel_path, official_split, label in tqdm(_list_files(root, max_per_folder), desc="hashing images", disable=not progress):
-        name = rel_path.rsplit("/", 1)[1]
-        try:
-            pixels = read_grayscale(root / rel_path)
-        except CorruptImageError as error:
-            problems.append((rel_path, "left out: cannot decode", str(error.__cause__ or error)))
-            continue
-        try:
-            parsed = parse_file_name(name)
-            patient_id, subtype = parsed.patient_id, parsed.subtype
-        except UnrecognisedFileName as error:
-            patient_id, subtype = f"file:{Path(name).stem}", ""
-            problems.append((rel_path, "kept: unrecognised file name, treated as its own patient", str(error)))
-        rows.append({
-            "path": rel_path, "label": label, "official_split": official_split,
-            "patient_id": patient_id, "subtype": subtype,
-            "source_form": forms.get(rel_path, "original"),
-            "width": pixels.shape[1], "height": pixels.shape[0],
-            "file_sha256": file_sha256(root / rel_path),
-            "content_hash": content_hash(pixels), "phash": perceptual_hash(pixels),
-        })
+    problems: list[tuple[str, str, str]] = []
+    rows = _hashed_rows(_kermany_listing(root, max_per_folder), root, BASE_SOURCE, workers, progress, problems)
+    for source in extras:
+        rows += _hashed_rows(_extra_listing(source, max_per_folder, problems), source.root, source.name, workers,
+                             progress, problems)
     manifest = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("split", "split_note", "dup_group")])
     pairs = find_duplicate_pairs(list(manifest["content_hash"]), list(manifest["phash"]), max_distance)
     groups = connected_groups(len(manifest), [(p.first, p.second) for p in pairs])
     manifest["dup_group"] = [f"dup{g:04d}" if g >= 0 else "" for g in groups]
-    manifest = manifest.join(assign_splits(manifest))[COLUMNS]
+    manifest = manifest.join(_kermany_split(manifest, pairs))
     if reference is not None:
         manifest = adopt_reference_split(manifest, reference)
+    if extras:
+        manifest[["split", "split_note"]] = assign_source_splits(manifest, {s.name: s.role for s in extras})
+    manifest = manifest[COLUMNS]
     pair_table = pd.DataFrame(
         [(manifest.at[p.first, "path"], manifest.at[p.second, "path"], p.distance, p.kind) for p in pairs],
         columns=["path_a", "path_b", "distance", "kind"],
@@ -127,7 +177,21 @@ def build_manifest(
     problem_table = pd.DataFrame(problems, columns=["path", "problem", "detail"])
     for path, problem, detail in problems:
         warnings.warn(f"{path}: {problem} ({detail})", stacklevel=2)
-    return ManifestBuild(root, manifest.reset_index(drop=True), problem_table, pair_table)
+    return ManifestBuild(root, manifest.reset_index(drop=True), problem_table, pair_table, list(extras),
+                         cross_source_duplicates(manifest))
+
+
+def _kermany_split(manifest: pd.DataFrame, pairs: list) -> pd.DataFrame:
+    """The split policy applied to the Kermany films, with duplicate groups among them alone."""
+    base = manifest["source"].eq(BASE_SOURCE).to_numpy()
+    index = np.flatnonzero(base)
+    position = {int(i): n for n, i in enumerate(index)}
+    inside = [(position[p.first], position[p.second]) for p in pairs if base[p.first] and base[p.second]]
+    groups = connected_groups(len(index), inside)
+    kermany = manifest.loc[base].assign(dup_group=[f"dup{g:04d}" if g >= 0 else "" for g in groups])
+    splits = pd.DataFrame({"split": "", "split_note": ""}, index=manifest.index)
+    splits.loc[base] = assign_splits(kermany).to_numpy()
+    return splits
 
 
 class DuplicateGroupsDiffer(UserWarning):
@@ -153,7 +217,8 @@ def adopt_reference_split(manifest: pd.DataFrame, reference: pd.DataFrame) -> pd
     reported (with the pairs that would now straddle two splits), never silently re-split.
     Files the reference does not know keep the split the policy gave them.
     """
-    known = manifest["path"].isin(set(reference["path"]))
+    base = manifest["source"].eq(BASE_SOURCE) if "source" in manifest.columns else pd.Series(True, index=manifest.index)
+    known = base & manifest["path"].isin(set(reference["path"]))
     by_path = reference.set_index("path")
     manifest = manifest.copy()
     for column in ("split", "split_note"):
@@ -169,16 +234,18 @@ def adopt_reference_split(manifest: pd.DataFrame, reference: pd.DataFrame) -> pd
             + (f". {len(straddling)} new pairs join two splits, e.g. {straddling[:3]}: check them by eye"
                if straddling else ""),
             DuplicateGroupsDiffer, stacklevel=2)
-    if (~known).any():
-        warnings.warn(f"{int((~known).sum())} files are not in the reference manifest: their split comes from the "
+    if (base & ~known).any():
+        warnings.warn(f"{int((base & ~known).sum())} files are not in the reference manifest: their split comes from the "
                       "split policy, not from the reference", stacklevel=2)
     return manifest
 
 
-def write_manifest(manifest: pd.DataFrame, path: str | os.PathLike) -> Path:
+def write_manifest(manifest: pd.DataFrame, path: str | os.PathLike, sources: Sequence[ExtraSource] = ()) -> Path:
+    """Write the manifest CSV and, beside it, where its extra sources are (:mod:`pneumolib.data.sources`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     manifest.to_csv(path, index=False, lineterminator="\n")
+    write_sources(path, list(sources))
     return path
 
 
@@ -199,6 +266,8 @@ def load_manifest(path: str | os.PathLike | None = None) -> pd.DataFrame:
             f"{MANIFEST_ENV} at a data_manifest.csv."
         )
     manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "source" not in manifest.columns:  # written before extra sources existed: Kermany films only
+        manifest.insert(1, "source", BASE_SOURCE)
     missing = [c for c in COLUMNS if c not in manifest.columns]
     if missing:
         raise ValueError(f"{path} is not a pneumolib manifest: missing columns {missing}")

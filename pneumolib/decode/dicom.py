@@ -20,9 +20,8 @@ import numpy as np
 from pneumolib.decode.errors import UndecodableImage, UnsupportedMediaType, UploadError, UploadTooLarge
 from pneumolib.decode.signatures import codestream_size
 from pneumolib.decode.limits import check_pixels, megabytes
-from pneumolib.data.images import stretch_to_uint8
 
-from pneumolib.decode.pixels import finish_array, unit_to_u8
+from pneumolib.decode.pixels import finish_array, stretch_to_uint8, unit_to_u8
 
 _DEFLATED_UID = "1.2.840.10008.1.2.1.99"
 _LONG_VRS = frozenset(

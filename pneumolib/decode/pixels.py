@@ -9,9 +9,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from pneumolib.data.images import stretch_to_uint8
-
 from pneumolib.decode.errors import UnsupportedMediaType
+
+
+def stretch_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Map an array's own finite minimum..maximum linearly onto 0..255; uint8 passes unchanged.
+
+    The one rule for deeper-than-8-bit images, in training, at inference and for display, so an
+    overlay shows what the model saw. A flat image becomes all zeros; NaN/inf take the minimum.
+    """
+    if values.dtype == np.uint8:
+        return values
+    a = np.asarray(values, dtype=np.float32)
+    finite = np.isfinite(a)
+    if not finite.all():
+        a = np.where(finite, a, np.float32(np.min(a[finite])) if finite.any() else np.float32(0))
+    low, high = float(a.min()), float(a.max())
+    if high <= low:
+        return np.zeros(a.shape, np.uint8)
+    out = (a - np.float32(low)) * np.float32(255.0 / (high - low))
+    return np.rint(np.clip(out, 0, 255, out=out), out=out).astype(np.uint8)
 
 
 def channels_equal(rgb: np.ndarray) -> bool:

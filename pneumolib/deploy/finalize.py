@@ -21,7 +21,6 @@ The test split is not read here; ``pneumolib evaluate`` reports on it afterwards
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from sklearn.metrics import roc_auc_score
 from pneumolib.constants import BALANCED, DEFAULT_OPERATING_POINT
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
 from pneumolib.data.images import read_grayscale
+from pneumolib.data.sources import locate
 from pneumolib.evaluation.selection import val_stress_set
 from pneumolib.evaluation.stress import CLEAN, stress_summary, stress_table
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
@@ -73,7 +73,7 @@ def finalize_checkpoint(
     stress_rows = stress_table(stress.labels, {n: sigmoid(z / temperature) for n, z in logits.items()},
                                decisions["operating_points"][BALANCED]["threshold"])
     augment = AugmentConfig.from_dict(metadata["train_config"].get("augment_config", {}))
-    val_originals = [read_grayscale(Path(data_root) / path) for path in splits["val"].rows["path"]]
+    val_originals = [read_grayscale(locate(data_root, path)) for path in splits["val"].rows["path"]]
     gate, gate_summary = fit_gate(engine, ARCHITECTURES[metadata["architecture"]].gate_layers,
                                   splits["train"].images, splits["val"].images, val_originals, size, quality,
                                   augment, device=device, progress=progress)

@@ -25,6 +25,7 @@ from pneumolib.engine import Engine
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 from pneumolib.data.hashing import file_sha256
 from pneumolib.data.arrays import load_split
+from pneumolib.data.sources import BASE_SOURCE
 
 
 
@@ -32,7 +33,7 @@ from pneumolib.data.arrays import load_split
 class Evaluation:
     report: dict[str, Any]
     metadata: dict[str, Any]  # the checkpoint's, with its training history
-    predictions: dict[str, pd.DataFrame]  # "val", "test": path, label, logit, prob, patient_id, subtype
+    predictions: dict[str, pd.DataFrame]  # "val", "test", "test_<source>": path, source, label, logit, prob, ...
 
 
 def predictions_table(model: torch.nn.Module | Engine, metadata: dict[str, Any], manifest: pd.DataFrame, split: str,
@@ -43,7 +44,7 @@ def predictions_table(model: torch.nn.Module | Engine, metadata: dict[str, Any],
     data = load_split(manifest, split, data_root, metadata["image_size"], metadata["jpeg_quality"],
                       max_images, cache_dir, progress)
     logits = predict_logits(model, data.images, device=device, progress=progress, desc=f"scoring {split}")
-    table = data.rows[["path", "patient_id", "subtype"]].copy()
+    table = data.rows[["path", "source", "patient_id", "subtype"]].copy()
     table.insert(1, "label", data.labels)
     table["logit"] = logits
     table["prob"] = sigmoid(logits)
@@ -70,10 +71,19 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
     engine, _model, metadata = engine_for_checkpoint(checkpoint, device)
     metadata = {**metadata, "history": payload.get("history", [])}
     del payload  # the weights now live in the engine
-    tables = {split: predictions_table(engine, metadata, manifest, split, data_root, max_images, cache_dir, device, progress)
-              for split in ("val", "test")}
+    kermany = manifest[manifest["source"].eq(BASE_SOURCE)]
+    tables = {"val": predictions_table(engine, metadata, manifest, "val", data_root, max_images, cache_dir, device, progress),
+              "test": predictions_table(engine, metadata, kermany, "test", data_root, max_images, cache_dir, device,
+                                        progress)}
     record_test_access(checkpoint, purpose, len(tables["test"]), test_log)
     report = build_report(tables["val"], tables["test"], metadata, n_resamples=n_resamples, progress=progress)
+    report["test_by_source"] = {}
+    for source in external_test_sources(manifest):
+        rows = manifest[manifest["source"].eq(source)]
+        table = predictions_table(engine, metadata, rows, "test", data_root, max_images, cache_dir, device, progress)
+        record_test_access(checkpoint, f"{purpose} (test films of source {source})", len(table), test_log)
+        tables[f"test_{source}"] = table
+        report["test_by_source"][source] = source_test_report(tables["val"], table, metadata, n_resamples, progress)
     for table in tables.values():
         table["prob_calibrated"] = apply_temperature(table["logit"].to_numpy(), report["calibration"]["temperature"])
     report["model"] = {
@@ -88,6 +98,34 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
         "subset": max_images,
     }
     return Evaluation(report, metadata, tables)
+
+
+def external_test_sources(manifest: pd.DataFrame) -> list[str]:
+    """The extra sources with test films: each is reported on its own, never pooled with Kermany's test."""
+    test = manifest[manifest["split"].eq("test") & manifest["source"].ne(BASE_SOURCE)]
+    return sorted(test["source"].unique())
+
+
+def source_test_report(val: pd.DataFrame, test: pd.DataFrame, decisions: dict[str, Any], n_resamples: int,
+                       progress: bool = True) -> dict[str, Any]:
+    """One extra source's test films at the checkpoint's fixed thresholds: size, AUC, operating points, calibration."""
+    full = build_report(val, test, decisions, n_resamples=n_resamples, progress=progress)
+    return {"data": full["data"]["test"], "test": full["test"], "calibration": full["calibration"]["test"]}
+
+
+def source_results_table(report: dict[str, Any], point: str = BALANCED) -> pd.DataFrame:
+    """One row per test set (Kermany's, then each extra source's): images, ROC AUC, sensitivity, specificity."""
+    sets = {BASE_SOURCE: {"data": report["data"]["test"], "test": report["test"]},
+            **report.get("test_by_source", {})}
+    rows = []
+    for name, entry in sets.items():
+        at = entry["test"]["at"][point]["metrics"]
+        auc = entry["test"]["roc_auc"]
+        rows.append({"test set": name, "images": entry["data"]["n_images"], "ROC AUC": auc["estimate"],
+                     "AUC 95% CI": f"{auc['lower']:.3f}-{auc['upper']:.3f}" if auc["lower"] is not None else "n/a",
+                     f"sensitivity ({point})": at["sensitivity"]["estimate"],
+                     f"specificity ({point})": at["specificity"]["estimate"]})
+    return pd.DataFrame(rows).set_index("test set")
 
 
 def operating_point_thresholds(report: dict[str, Any]) -> dict[str, float]:

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from pneumolib.data.cache import cache_key
 from pneumolib.data.images import read_grayscale
+from pneumolib.data.sources import locate
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.data.shifts import STRESS_SHIFTS, Shift
 
@@ -69,9 +70,8 @@ def build_stress_set(
     if cache and all(f.is_file() for f in files.values()):
         return StressSet(np.asarray(labels), {n: np.load(files[n]) for n in names}, list(paths))
     arrays = {name: np.empty((len(paths), size, size), dtype=np.uint8) for name in names}
-    root = Path(data_root)
     for index, path in enumerate(tqdm(paths, desc="stress val: shifting films", disable=not progress)):
-        film = read_grayscale(root / path)
+        film = read_grayscale(locate(data_root, path))
         arrays[CLEAN][index] = canonical_image(film, size, jpeg_quality)
         for name, shift in shifts.items():
             arrays[name][index] = canonical_image(shift(film), size, jpeg_quality)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pneumolib.data.images import stretch_to_uint8
-from pneumolib.decode.pixels import luma_u8
+from pneumolib.decode.pixels import luma_u8, stretch_to_uint8
 
 
 def _channels_last(pixels: np.ndarray) -> np.ndarray:

@@ -19,7 +19,6 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -30,6 +29,7 @@ from tqdm.auto import tqdm
 
 from pneumolib.constants import DEFAULT_OPERATING_POINT
 from pneumolib.data.images import read_grayscale
+from pneumolib.data.sources import locate
 from pneumolib.explain.focus import focus_share
 from pneumolib.engine import Engine
 from pneumolib.explain.gradcam import create_explainer
@@ -87,8 +87,7 @@ def corner_share(heatmap: np.ndarray, fraction: float = CORNER_FRACTION) -> floa
 
 def film_reader(data_root: str | os.PathLike) -> FilmReader:
     """``path -> original film`` (uint8 grayscale) for manifest paths relative to ``data_root``."""
-    root = Path(data_root)
-    return lambda path: read_grayscale(root / path)
+    return lambda path: read_grayscale(locate(data_root, path))
 
 
 @dataclass
