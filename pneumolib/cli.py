@@ -6,11 +6,15 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pneumolib.config import active_profile, cache_dir, work_dir
 
+if TYPE_CHECKING:
+    from pneumolib.data.sources import DataRoot
 
-def _data_root(args: argparse.Namespace):  # noqa: ANN202 - a folder, or every source's folders
+
+def _data_root(args: argparse.Namespace) -> DataRoot:
     """The Kermany folder, plus the extra sources' folders when the manifest (``--manifest``) has any."""
     from pneumolib.data.locate import find_dataset_root
     from pneumolib.data.manifest import default_manifest_path

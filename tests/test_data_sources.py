@@ -233,3 +233,20 @@ def test_manifest_command_with_an_extra_source(tmp_path, fixture_root, extra_fol
     assert "public/PNEUMONIA/broken.jpg" in set(pd.read_csv(tmp_path / "m_problems.csv")["path"])
     assert main(["manifest", "--data", str(fixture_root), "--offline", "--out", str(out),
                  "--extra", f"public={folder}", "--role", "public=holdout"]) == 2
+
+
+def test_a_reshared_demonstration_source_is_found_and_counted(tmp_path, fixture_root, fixture_build):
+    from pneumolib.data.reshare import make_reshared_source, planted_copies_found
+
+    kermany = fixture_build.manifest
+    demo = make_reshared_source(fixture_root, kermany, tmp_path / "demo", copies=6, new=2, progress=False)
+    demo = make_reshared_source(fixture_root, kermany, tmp_path / "demo", copies=6, new=2, progress=False)  # a re-run
+    assert len(list((tmp_path / "demo").rglob("img_*"))) == 8
+    counts = planted_copies_found(_build(fixture_root, ExtraSource(demo.name, demo.folder, "split")).manifest, demo)
+    assert counts["found beside their original"] == counts["in their original's split"] == 6
+    assert counts["new films matched to another film"] == 0
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError):
+        make_reshared_source(fixture_root, kermany, tmp_path / "mine", copies=1, new=0, progress=False)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

@@ -11,6 +11,7 @@ import pandas as pd
 
 from pneumolib import CLASS_NAMES
 from pneumolib.data.cache import load_image_array
+from pneumolib.data.sources import DataRoot
 
 
 @dataclass
@@ -43,7 +44,7 @@ def subset_rows(rows: pd.DataFrame, max_images: int | None) -> pd.DataFrame:
 def load_split(
     manifest: pd.DataFrame,
     split: str,
-    data_root: str | os.PathLike,
+    data_root: DataRoot,
     image_size: int,
     jpeg_quality: int | None,
     max_images: int | None = None,

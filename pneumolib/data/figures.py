@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -13,12 +12,12 @@ from sklearn.metrics import roc_auc_score
 
 from pneumolib.data.hashing import hamming_distances, hashes_to_words
 from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import locate
+from pneumolib.data.sources import DataRoot, locate
 
 SPLIT_ORDER = ["train", "val", "test"]
 
 
-def sample_grid(root: str | os.PathLike, images: pd.DataFrame, per_class: int = 4, seed: int = 0) -> plt.Figure:
+def sample_grid(root: DataRoot, images: pd.DataFrame, per_class: int = 4, seed: int = 0) -> plt.Figure:
     """A few random films per class (``images`` needs ``path`` and ``label``), with name and size."""
     fig, axes = plt.subplots(2, per_class, figsize=(3 * per_class, 6.4), squeeze=False)
     for row, (label, rows) in enumerate(images.groupby("label")):
@@ -88,7 +87,7 @@ def hash_distance_histogram(manifest: pd.DataFrame, threshold: int, max_distance
     return fig
 
 
-def duplicate_pairs_figure(root: str | os.PathLike, pairs: pd.DataFrame, n: int = 6) -> plt.Figure:
+def duplicate_pairs_figure(root: DataRoot, pairs: pd.DataFrame, n: int = 6) -> plt.Figure:
     """Duplicate pairs side by side, closest first, with their distance."""
     shown = pairs.sort_values(["distance", "path_a"]).drop_duplicates("path_a").head(n)
     fig, axes = plt.subplots(len(shown), 2, figsize=(6, 3 * len(shown)), squeeze=False)

@@ -31,7 +31,7 @@ from sklearn.metrics import roc_auc_score
 from pneumolib.constants import BALANCED, DEFAULT_OPERATING_POINT
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
 from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import locate
+from pneumolib.data.sources import DataRoot, locate
 from pneumolib.evaluation.selection import val_stress_set
 from pneumolib.evaluation.stress import CLEAN, stress_summary, stress_table
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
@@ -46,7 +46,7 @@ from pneumolib.gate.fit import fit_gate
 def finalize_checkpoint(
     checkpoint: str | os.PathLike,
     manifest: pd.DataFrame,
-    data_root: str | os.PathLike,
+    data_root: DataRoot,
     out: str | os.PathLike,
     cache_dir: str | os.PathLike | None = None,
     max_images_per_split: int | None = None,

@@ -25,7 +25,7 @@ from pneumolib.engine import Engine
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 from pneumolib.data.hashing import file_sha256
 from pneumolib.data.arrays import load_split
-from pneumolib.data.sources import BASE_SOURCE
+from pneumolib.data.sources import BASE_SOURCE, DataRoot
 
 
 
@@ -37,7 +37,7 @@ class Evaluation:
 
 
 def predictions_table(model: torch.nn.Module | Engine, metadata: dict[str, Any], manifest: pd.DataFrame, split: str,
-                      data_root: str | os.PathLike, max_images: int | None = None,
+                      data_root: DataRoot, max_images: int | None = None,
                       cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                       progress: bool = True) -> pd.DataFrame:
     """One row per image of ``split`` with the model's margin logit and probability."""
@@ -51,7 +51,7 @@ def predictions_table(model: torch.nn.Module | Engine, metadata: dict[str, Any],
     return table
 
 
-def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, data_root: str | os.PathLike, *,
+def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, data_root: DataRoot, *,
                         n_resamples: int = 2000, max_images: int | None = None,
                         cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                         progress: bool = True, purpose: str = "evaluate",

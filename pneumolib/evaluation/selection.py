@@ -44,6 +44,7 @@ from pneumolib.evaluation.operating_points import youden_threshold
 from pneumolib.evaluation.stress import CLEAN, StressSet, stress_summary, stress_table
 from pneumolib.engine import Engine
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
+from pneumolib.data.sources import DataRoot
 
 AUC_TOLERANCE = 0.005
 FLIP_STEP = 0.005
@@ -165,7 +166,7 @@ def select_candidate(records: Sequence[CandidateRecord], verbose: bool = True) -
     return Selection(chosen, table, decision, list(records))
 
 
-def val_stress_set(manifest: pd.DataFrame, data_root: str | os.PathLike, image_size: int, jpeg_quality: int | None,
+def val_stress_set(manifest: pd.DataFrame, data_root: DataRoot, image_size: int, jpeg_quality: int | None,
                    max_images: int | None = None, cache_dir: str | os.PathLike | None = None,
                    progress: bool = True) -> StressSet:
     """Stress val for the manifest's val split (the same rows, in the same order, as ``load_split``)."""
@@ -177,7 +178,7 @@ def val_stress_set(manifest: pd.DataFrame, data_root: str | os.PathLike, image_s
                             cache_dir=cache_dir, progress=progress)
 
 
-def lung_share_on(stress: StressSet, data_root: str | os.PathLike, progress: bool = True):  # noqa: ANN201
+def lung_share_on(stress: StressSet, data_root: DataRoot, progress: bool = True):  # noqa: ANN201
     """``(model, clean_prob, threshold, engine) -> mean heat share inside the lungs`` of clean val films called pneumonia.
 
     The lung outlines do not depend on the model: they are computed once, on first use, and
@@ -210,7 +211,7 @@ def lung_share_on(stress: StressSet, data_root: str | os.PathLike, progress: boo
     return share
 
 
-def compare_candidates(checkpoints: Sequence[str | os.PathLike], manifest: pd.DataFrame, data_root: str | os.PathLike,
+def compare_candidates(checkpoints: Sequence[str | os.PathLike], manifest: pd.DataFrame, data_root: DataRoot,
                        names: Sequence[str] | None = None, max_images: int | None = None,
                        cache_dir: str | os.PathLike | None = None, lung_share: bool = True,
                        progress: bool = True, references: Sequence[str | os.PathLike] = (),

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from pneumolib.data.cache import cache_key
 from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import locate
+from pneumolib.data.sources import DataRoot, locate
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.data.shifts import STRESS_SHIFTS, Shift
 
@@ -51,7 +51,7 @@ def _cache_file(cache_dir: Path, paths: Sequence[str], name: str, size: int, qua
 
 
 def build_stress_set(
-    data_root: str | os.PathLike,
+    data_root: DataRoot,
     paths: Sequence[str],
     labels: np.ndarray,
     size: int,

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from pneumolib.constants import DEFAULT_OPERATING_POINT
 from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import locate
+from pneumolib.data.sources import DataRoot, locate
 from pneumolib.explain.focus import focus_share
 from pneumolib.engine import Engine
 from pneumolib.explain.gradcam import create_explainer
@@ -85,7 +85,7 @@ def corner_share(heatmap: np.ndarray, fraction: float = CORNER_FRACTION) -> floa
     return float(np.clip(corners / total, 0.0, 1.0))
 
 
-def film_reader(data_root: str | os.PathLike) -> FilmReader:
+def film_reader(data_root: DataRoot) -> FilmReader:
     """``path -> original film`` (uint8 grayscale) for manifest paths relative to ``data_root``."""
     return lambda path: read_grayscale(locate(data_root, path))
 
@@ -211,7 +211,7 @@ def study_split(
     metadata: dict[str, Any],
     manifest: pd.DataFrame,
     split: str,
-    data_root: str | os.PathLike,
+    data_root: DataRoot,
     max_images: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     operating_point: str = DEFAULT_OPERATING_POINT,

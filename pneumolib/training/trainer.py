@@ -30,6 +30,7 @@ from pneumolib.checkpoint import read_checkpoint, save_checkpoint
 from pneumolib.data.arrays import SplitArrays, class_weights, load_split
 from pneumolib.data.augment import AugmentConfig, augment_batch
 from pneumolib.data.manifest import manifest_digest
+from pneumolib.data.sources import DataRoot
 from pneumolib.engine import autocast_dtype, to_model_input
 from pneumolib.inference import predict_logits, sigmoid
 from pneumolib.models import ARCHITECTURES, create_model
@@ -214,7 +215,7 @@ def _metadata(config: TrainConfig, manifest: pd.DataFrame, epoch: int, metrics: 
 def train(
     config: TrainConfig,
     manifest: pd.DataFrame,
-    data_root: str | os.PathLike,
+    data_root: DataRoot,
     out_dir: str | os.PathLike,
     cache_dir: str | os.PathLike | None = None,
     resume: bool = True,
@@ -240,7 +241,7 @@ def train(
         distributed.teardown(world)
 
 
-def _load_splits(config: TrainConfig, manifest: pd.DataFrame, data_root: str | os.PathLike,
+def _load_splits(config: TrainConfig, manifest: pd.DataFrame, data_root: DataRoot,
                  cache_dir: str | os.PathLike | None, progress: bool, world: World) -> tuple[SplitArrays, SplitArrays]:
     """The train and val arrays; with several processes, decoded once and memory-mapped by all.
 
@@ -281,7 +282,7 @@ def _check_resume(state: dict[str, Any], last_path: Path, config: TrainConfig, w
                          "processes as before, or use another output folder or resume=False (--restart).")
 
 
-def _train(config: TrainConfig, manifest: pd.DataFrame, data_root: str | os.PathLike, out_dir: Path,
+def _train(config: TrainConfig, manifest: pd.DataFrame, data_root: DataRoot, out_dir: Path,
            cache_dir: str | os.PathLike | None, resume: bool, progress: bool, world: World,
            sync_batchnorm: bool | None) -> TrainResult:
     device = world.device
