@@ -178,6 +178,8 @@ def test_manifest_with_sources_round_trips_and_reads_for_training(tmp_path, fixt
     extra = train.rows["source"].eq("public").to_numpy()
     assert extra.sum() >= 4 and train.images[extra].std() > 0  # the DICOM and 16-bit films were read
     assert data_roots(fixture_root, tmp_path / "no_such_manifest.csv") == fixture_root
+    with pytest.raises(FileNotFoundError, match="sources.json"):  # the sources record was lost
+        load_split(loaded, "train", fixture_root, 32, None, progress=False)
     write_manifest(build.manifest, out)  # rewritten without sources: the stale record goes
     assert read_sources(out) == []
 
@@ -250,3 +252,12 @@ def test_a_reshared_demonstration_source_is_found_and_counted(tmp_path, fixture_
     with pytest.raises(FileExistsError):
         make_reshared_source(fixture_root, kermany, tmp_path / "mine", copies=1, new=0, progress=False)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_a_csv_path_outside_its_folder_is_refused(tmp_path):
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "list.csv").write_text(f"path,label\n{tmp_path / 'labels' / 'a.png'},1\n{tmp_path / 'b.png'},0\n")
+    with pytest.raises(SourceLayoutError, match="outside the CSV's folder"):
+        list_source(ExtraSource("site", tmp_path / "labels" / "list.csv"))
+    (tmp_path / "labels" / "list.csv").write_text(f"path,label\n{tmp_path / 'labels' / 'a.png'},1\n")
+    assert list(list_source(ExtraSource("site", tmp_path / "labels" / "list.csv"))["path"]) == ["a.png"]

@@ -49,6 +49,18 @@ def _folder_listing(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=LISTING_COLUMNS)
 
 
+def _inside(csv: Path, path: str) -> str:
+    """A CSV's ``path`` relative to the CSV's folder (the source's root), where it must lie."""
+    given = Path(path)
+    if not given.is_absolute():
+        return given.as_posix()
+    try:
+        return given.resolve().relative_to(csv.parent.resolve()).as_posix()
+    except ValueError:
+        raise SourceLayoutError(f"{csv}: {path} is outside the CSV's folder; list paths relative to "
+                                f"{csv.parent} (or move the CSV to the images' common folder)") from None
+
+
 def _csv_listing(csv: Path) -> pd.DataFrame:
     table = pd.read_csv(csv, dtype=str, keep_default_na=False)
     missing = [c for c in CSV_COLUMNS if c not in table.columns]
@@ -58,8 +70,7 @@ def _csv_listing(csv: Path) -> pd.DataFrame:
     bad = table.loc[labels.isna(), "label"].unique().tolist()
     if bad:
         raise SourceLayoutError(f"{csv}: labels {bad[:5]} are not NORMAL/PNEUMONIA or 0/1")
-    paths = [Path(p).as_posix() if not Path(p).is_absolute() else Path(p).relative_to(csv.parent).as_posix()
-             for p in table["path"]]
+    paths = [_inside(csv, p) for p in table["path"]]
     patients = table["patient_id"] if "patient_id" in table.columns else pd.Series("", index=table.index)
     listing = pd.DataFrame({"path": paths, "label": labels, "official_split": "", "patient_id": patients.str.strip()})
     repeated = listing["path"][listing["path"].duplicated()].tolist()

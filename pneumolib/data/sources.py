@@ -105,18 +105,29 @@ class SourceRoots:
         head, _, rest = path.partition("/")
         if head in self.extras:
             return self.extras[head] / rest
-        return self.base / path
+        return _kermany_file(self.base, path)
 
 
 DataRoot = str | os.PathLike | SourceRoots
 """What the data readers accept: the Kermany folder alone, or every source's folder."""
 
 
+def _kermany_file(base: Path, path: str) -> Path:
+    """A Kermany path (``<split>/<LABEL>/<file>``); any other is an extra source's with no known folder."""
+    head = path.partition("/")[0]
+    if head not in RESERVED_NAMES:
+        raise FileNotFoundError(
+            f"{path!r} belongs to the extra source {head!r}, but no folder is known for it: keep the "
+            "<manifest>.sources.json that `python -m pneumolib manifest --extra` wrote beside the manifest "
+            "(and pass that manifest with --manifest), or rebuild the manifest with --extra")
+    return base / path
+
+
 def locate(root: DataRoot, path: str) -> Path:
     """The file of a manifest ``path`` under ``root`` (a folder, or :class:`SourceRoots`)."""
     if isinstance(root, SourceRoots):
         return root.file(path)
-    return Path(root) / path
+    return _kermany_file(Path(root), path)
 
 
 def sources_file(manifest_path: str | os.PathLike) -> Path:
