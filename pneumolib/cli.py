@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pneumolib.config import active_profile, cache_dir, work_dir
+from pneumolib.config import REPOSITORY_ROOT, active_profile, cache_dir, work_dir
 
 if TYPE_CHECKING:
     from pneumolib.data.sources import DataRoot
@@ -33,11 +33,12 @@ def _manifest(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    reference = None if args.resplit or not default_manifest_path().is_file() else load_manifest()
+    committed = default_manifest_path()
+    reference = load_manifest(committed) if committed.is_file() else None
     build = build_manifest(args.data, extras=extras, max_per_folder=args.max_per_folder, download=not args.offline,
-                           reference=reference, workers=args.workers)
-    out = Path(args.out) if args.out else default_manifest_path()
-    if extras and out.resolve() == default_manifest_path().resolve():
+                           reference=None if args.resplit else reference, workers=args.workers)
+    out = Path(args.out) if args.out else committed
+    if extras and out.resolve() == committed.resolve():
         out = out.with_name("data_manifest_with_sources.csv")  # the committed file stays the Kermany reference
     write_manifest(build.manifest, out, extras)
     problems = out.with_name(out.stem + "_problems.csv")
@@ -53,12 +54,10 @@ def _manifest(args: argparse.Namespace) -> int:
             table = out.with_name(out.stem + "_cross_source_duplicates.csv")
             build.cross_source.to_csv(table, index=False)
             print(f"every cross-source duplicate and where it went: {table}")
-    reference = default_manifest_path()
-    if out.resolve() != reference.resolve() and reference.is_file():
+    if reference is not None and out.resolve() != committed.resolve():
         from pneumolib.data.leakage import split_agreement
-        from pneumolib.data.manifest import load_manifest
 
-        print(f"agreement with the committed split ({reference.name}):\n{split_agreement(build.manifest, load_manifest(reference))}")
+        print(f"agreement with the committed split ({committed.name}):\n{split_agreement(build.manifest, reference)}")
     return 0
 
 
@@ -72,7 +71,7 @@ def _train(args: argparse.Namespace) -> int:
         "architecture": args.architecture, "epochs": args.epochs, "image_size": args.image_size,
         "batch_size": args.batch_size, "learning_rate": args.lr, "weights_path": args.weights,
         "init_checkpoint": args.init_from, "warmup_epochs": args.warmup_epochs, "patience": args.patience,
-        "seed": args.seed,
+        "seed": args.seed, "max_images_per_split": args.max_images,
     }.items() if v is not None}
     config = TrainConfig(epochs=profile.epochs, image_size=profile.image_size, batch_size=profile.batch_size,
                          max_images_per_split=profile.max_images_per_split)
@@ -131,14 +130,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pneumolib.checkpoint import find_checkpoint
     from pneumolib.data.manifest import load_manifest
     from pneumolib.evaluation.report import report_path, write_report
-    from pneumolib.evaluation.run import evaluate_checkpoint
+    from pneumolib.evaluation.run import evaluate_checkpoint, source_results_table
+    from pneumolib.evaluation.test_access import access_log_path
     from pneumolib.reporting.documents import update_documents
 
     checkpoint, source = find_checkpoint(args.checkpoint)
     print(f"checkpoint: {checkpoint} ({source})")
     profile = active_profile()
-    from pneumolib.evaluation.test_access import access_log_path
-
     log = access_log_path(project=args.update_docs)
     result = evaluate_checkpoint(checkpoint, load_manifest(args.manifest), _data_root(args),
                                  n_resamples=profile.bootstrap_resamples, max_images=profile.max_images_per_split,
@@ -151,13 +149,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     auc = result.report["test"]["roc_auc"]
     print(f"test ROC AUC {auc['estimate']:.4f} ({auc['lower']:.4f}-{auc['upper']:.4f})\nwrote {out}")
     if result.report["test_by_source"]:
-        from pneumolib.evaluation.run import source_results_table
-
         print(f"each test set on its own:\n{source_results_table(result.report).to_string(float_format=lambda v: f'{v:.3f}')}")
     if args.update_docs:
-        root = Path(__file__).resolve().parents[1]
-        update_documents(result, root / "README.md", root / "MODEL_CARD.md",
-                         selection_record=root / "docs" / "selection_record.json", test_log=log)
+        update_documents(result, REPOSITORY_ROOT / "README.md", REPOSITORY_ROOT / "MODEL_CARD.md",
+                         selection_record=REPOSITORY_ROOT / "docs" / "selection_record.json", test_log=log)
         beside = write_report(result.report, report_path(checkpoint))  # served by GET /model
         print(f"updated README.md and MODEL_CARD.md; wrote {beside}")
     return 0
@@ -169,9 +164,8 @@ def _docs(args: argparse.Namespace) -> int:
     from pneumolib.reporting.documents import update_documents_from_report
 
     checkpoint, source = find_checkpoint(args.checkpoint)
-    root = Path(__file__).resolve().parents[1]
-    report = update_documents_from_report(checkpoint, root / "README.md", root / "MODEL_CARD.md",
-                                          root / "docs" / "selection_record.json", access_log_path(project=True))
+    report = update_documents_from_report(checkpoint, REPOSITORY_ROOT / "README.md", REPOSITORY_ROOT / "MODEL_CARD.md",
+                                          REPOSITORY_ROOT / "docs" / "selection_record.json", access_log_path(project=True))
     print(f"{checkpoint.name} ({source}): README.md and MODEL_CARD.md regenerated from {report.name}; "
           "the test split was not read")
     return 0
@@ -184,7 +178,7 @@ def _test_log(args: argparse.Namespace) -> int:
     log = access_log_path(project=args.update_docs)
     print(f"{log}:\n{render_test_log(read_test_log(log))}")
     if args.update_docs:
-        card = Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
+        card = REPOSITORY_ROOT / "MODEL_CARD.md"
         update_test_log_section(card, log)
         print(f"updated {card.name}")
     return 0
@@ -285,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float)
     train.add_argument("--patience", type=int, help="stop after this many epochs without a better val AUC (default 6)")
     train.add_argument("--seed", type=int)
+    train.add_argument("--max-images", type=int, help="at most this many images per split, half per class (a quick run)")
     train.add_argument("--border-erase", type=float, help="probability per side of blanking a band along the film's edge (default 0.6; 0 turns it off)")
     train.add_argument("--border-fraction", type=float, default=0.2, help="widest band, as a fraction of the side")
     train.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
@@ -335,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     measure = commands.add_parser("measure-gate", help="share of test X-rays the not-an-X-ray gate passes and of non-X-rays it refuses")
     measure.add_argument("--checkpoint", help="default: the checkpoint the service would load")
-    measure.add_argument("--non-xrays", default=str(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "not_xray"),
+    measure.add_argument("--non-xrays", default=str(REPOSITORY_ROOT / "tests" / "fixtures" / "not_xray"),
                          help="folder of pictures that are not chest X-rays (default: the project's set)")
     measure.add_argument("--data")
     measure.add_argument("--manifest")

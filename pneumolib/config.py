@@ -16,6 +16,8 @@ WORK_DIR_ENV = "PNEUMO_WORK_DIR"
 CACHE_DIR_ENV = "PNEUMO_CACHE_DIR"
 COLAB_LOCAL_CACHE = Path("/content/pneumo_cache")
 COLAB_DRIVE_DIR = Path("/content/drive/MyDrive")
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout's top folder (README.md, MODEL_CARD.md, docs/, data_manifest.csv) in a source install."""
 
 
 @dataclass(frozen=True)

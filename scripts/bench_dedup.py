@@ -39,22 +39,12 @@ import numpy as np
 
 from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE
 from pneumolib.data.hash_index import all_pairs, near_pairs, search_plan
-from pneumolib.data.hashing import hamming_distances, hashes_to_words
+from pneumolib.data.hashing import bits_to_words, hamming_distances, hashes_to_words, words_to_bits
 from pneumolib.data.manifest import load_manifest
 
 BITS = 256
 _BLOCK = 8192
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
-
-
-def to_bits(words: np.ndarray) -> np.ndarray:
-    """(n, 4) uint64 -> (n, 256) bool; bit 0 is the first hex digit's highest bit."""
-    return np.unpackbits(np.ascontiguousarray(words.astype(">u8")).view(np.uint8).reshape(len(words), -1),
-                         axis=1).astype(bool)
-
-
-def to_words(bits: np.ndarray) -> np.ndarray:
-    return np.packbits(bits, axis=1).view(">u8").astype(np.uint64)
 
 
 def _pick(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -154,13 +144,13 @@ def realism(real: np.ndarray | None, films: np.ndarray, make, max_distance: int,
               f"{np.percentile(films.sum(axis=1), [0, 50, 100]).astype(int).tolist()} (min, median, max)")
     print(f"  distance to the nearest distinct film (> {max_distance} bits away):")
     if real is not None:
-        real_words = to_words(real)
+        real_words = bits_to_words(real)
         print(f"    real, all {len(real):,} films:".ljust(44) + describe(
             nearest_distinct(real_words, real_words, np.arange(len(real)), max_distance)))
-        same_size = to_words(make(len(real)))
+        same_size = bits_to_words(make(len(real)))
         print(f"    synthetic, a set of {len(real):,} films:".ljust(44) + describe(
             nearest_distinct(same_size, same_size, np.arange(len(real)), max_distance)))
-    all_words = to_words(films)
+    all_words = bits_to_words(films)
     chosen = rng.choice(len(films), size=min(sample, len(films)), replace=False)
     print(f"    synthetic, {len(chosen):,} of the {len(films):,} films:".ljust(44) + describe(
         nearest_distinct(all_words[chosen], all_words, chosen, max_distance)))
@@ -188,7 +178,7 @@ def main() -> None:
         manifest = load_manifest(args.manifest)
         real_words = hashes_to_words(list(manifest["phash"]))
         real_check(real_words, d)
-        real = to_bits(real_words)
+        real = words_to_bits(real_words).astype(bool)
     except (FileNotFoundError, ValueError, KeyError) as error:
         print(f"real data: skipped ({error})")
     if args.synthetic_kind == "realistic" and real is None:
@@ -207,7 +197,7 @@ def main() -> None:
     start = time.perf_counter()
     films = make(args.images - copies)
     bits, first, second, flips = plant_copies(films, copies, d, rng)
-    words = to_words(bits)
+    words = bits_to_words(bits)
     print(f"synthetic ({args.synthetic_kind}, seed {args.seed}): {len(words):,} hashes = {len(films):,} films + "
           f"{copies:,} planted copies of distinct films with 0..{d} bits flipped ({np.sum(flips == 0)} exact, "
           f"{np.sum(flips == d)} at exactly {d}); made in {time.perf_counter() - start:.1f} s")
@@ -235,7 +225,7 @@ def main() -> None:
     print(f"recall: {hit.sum():,} / {copies:,} planted pairs found ({100 * hit.mean() if copies else 100:.1f} %); "
           f"exact copies {hit[flips == 0].sum()}/{np.sum(flips == 0)}, at {d} bits {hit[flips == d].sum()}/"
           f"{np.sum(flips == d)}")
-    all_bits = to_bits(words)
+    all_bits = words_to_bits(words)
     checked = (all_bits[found_first] != all_bits[found_second]).sum(axis=1)
     extra = ~np.isin(found_keys, planted_keys)
     print(f"extra pairs: {extra.sum():,} found pairs were not planted; every reported pair re-checked bit by bit: "

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pneumolib.data.hashing import hamming_distances
+from pneumolib.data.hashing import hamming_distances, words_to_bits
 
 _ROW_BLOCK = 1 << 16
 """Rows unpacked to bits at a time (256 bits x 65,536 rows = 16 MB)."""
@@ -40,17 +40,11 @@ _INDEX_MAX_CANDIDATE_SHARE = 0.5
 candidate costs the index about 1.3 times what a pair costs the full comparison (measured)."""
 
 
-def _bits(words: np.ndarray) -> np.ndarray:
-    """(n, w) uint64 words -> (n, 64 w) bits (0/1, uint8); bit 0 is the most significant of word 0."""
-    as_bytes = np.ascontiguousarray(words.astype(">u8")).view(np.uint8).reshape(len(words), -1)
-    return np.unpackbits(as_bytes, axis=1)
-
-
 def _bit_frequencies(words: np.ndarray) -> np.ndarray:
-    """Share of rows with each bit set (bit order as in :func:`_bits`)."""
+    """Share of rows with each bit set (bit order as in :func:`~pneumolib.data.hashing.words_to_bits`)."""
     counts = np.zeros(words.shape[1] * 64, dtype=np.int64)
     for start in range(0, len(words), _ROW_BLOCK):
-        counts += _bits(words[start : start + _ROW_BLOCK]).sum(axis=0, dtype=np.int64)
+        counts += words_to_bits(words[start : start + _ROW_BLOCK]).sum(axis=0, dtype=np.int64)
     return counts / max(len(words), 1)
 
 
@@ -124,11 +118,15 @@ class SearchPlan:
     compare_all: bool  # too many candidates (or nothing to index): every pair is compared instead
 
 
-def _plan(words: np.ndarray, max_distance: int, frequencies: np.ndarray | None) -> tuple[SearchPlan, list[np.ndarray]]:
-    """The plan and each piece's keys; ``frequencies`` None: pieces of adjacent bits."""
+Runs = tuple[np.ndarray, np.ndarray]  # (order, run end) of one piece's keys, see _runs
+
+
+def _plan(words: np.ndarray, max_distance: int,
+          frequencies: np.ndarray | None) -> tuple[SearchPlan, list[np.ndarray], list[Runs]]:
+    """The plan, each piece's keys and their runs; ``frequencies`` None: pieces of adjacent bits."""
     n, total_bits = words.shape[0], words.shape[1] * 64
     if n < 2 or max_distance >= total_bits:
-        return SearchPlan([], 0, n, True), []
+        return SearchPlan([], 0, n, True), [], []
     # d + 1 pieces suffice (pigeonhole); more keep every key within 64 bits (some piece stays clean).
     pieces = max(max_distance + 1, math.ceil(total_bits / _KEY_BITS))
     if frequencies is None:
@@ -136,13 +134,14 @@ def _plan(words: np.ndarray, max_distance: int, frequencies: np.ndarray | None) 
     else:
         columns = balanced_pieces(frequencies, pieces)
     keys = _piece_keys(words, columns)
+    runs = [_runs(key) for key in keys]  # sorted once: counted here, searched by near_pairs
     candidates, largest = 0, 0
-    for key in keys:
-        later = _runs(key)[1] - np.arange(n) - 1  # same-key rows after each sorted position
+    for _, run_end in runs:
+        later = run_end - np.arange(n) - 1  # same-key rows after each sorted position
         candidates += int(later.sum())
         largest = max(largest, int(later.max()) + 1)
     compare_all = candidates >= _INDEX_MAX_CANDIDATE_SHARE * (n * (n - 1) // 2)
-    return SearchPlan(columns, candidates, largest, compare_all), keys
+    return SearchPlan(columns, candidates, largest, compare_all), keys, runs
 
 
 def _checked(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, int]:
@@ -172,7 +171,7 @@ def near_pairs(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.nda
     words, max_distance = _checked(words, max_distance)
     n = len(words)
     frequencies = _bit_frequencies(words)
-    plan, keys = _plan(words, max_distance, frequencies)
+    plan, keys, runs = _plan(words, max_distance, frequencies)
     if plan.compare_all:
         return all_pairs(words, max_distance)
     # Words as separate columns, the most varied first: most far-apart candidates are dropped after
@@ -180,8 +179,7 @@ def near_pairs(words: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.nda
     word_entropy = _entropy(frequencies).reshape(words.shape[1], 64).sum(axis=1)
     columns = [np.ascontiguousarray(words[:, w]) for w in np.argsort(-word_entropy, kind="stable")]
     found = []
-    for piece, key in enumerate(keys):
-        order, run_end = _runs(key)
+    for piece, (order, run_end) in enumerate(runs):
         position = np.arange(n)
         active = position[run_end - position > 1]  # sorted positions with a same-key row after them
         offset = 1

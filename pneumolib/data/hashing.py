@@ -62,3 +62,15 @@ def hashes_to_words(hashes: list[str] | np.ndarray) -> np.ndarray:
 def hamming_distances(one: np.ndarray, many: np.ndarray) -> np.ndarray:
     """Bit differences between one hash (a row of words) and many (rows of words)."""
     return np.bitwise_count(np.bitwise_xor(one[None, :], many)).sum(axis=1).astype(np.int64)
+
+
+def words_to_bits(words: np.ndarray) -> np.ndarray:
+    """(n, w) uint64 words -> (n, 64 w) bits (0/1, uint8); bit 0 is the most significant of word 0
+    (the first hex digit's highest bit)."""
+    as_bytes = np.ascontiguousarray(np.asarray(words, dtype=np.uint64).astype(">u8")).view(np.uint8)
+    return np.unpackbits(as_bytes.reshape(len(words), -1), axis=1)
+
+
+def bits_to_words(bits: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`words_to_bits`: (n, 64 w) bits -> (n, w) uint64 words."""
+    return np.packbits(np.asarray(bits, dtype=np.uint8), axis=1).view(">u8").astype(np.uint64)

@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from pneumolib.decode.errors import UploadError
-from pneumolib.decode.pixels import stretch_to_uint8
 from pneumolib.decode.upload import decode_upload
 
-__all__ = ["FILE_MAX_BYTES", "CorruptImageError", "read_grayscale", "stretch_to_uint8"]
+__all__ = ["FILE_MAX_BYTES", "CorruptImageError", "read_grayscale"]
 
 FILE_MAX_BYTES = 1024 * 1024 * 1024
 """Files read from a data folder may be far larger than an upload (uncompressed DICOM): 1 GB."""

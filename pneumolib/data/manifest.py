@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pneumolib.config import REPOSITORY_ROOT
 from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE, connected_groups, find_duplicate_pairs
-from pneumolib.data.locate import LABELS, SPLITS, find_dataset_root
+from pneumolib.data.locate import find_dataset_root, list_images
 from pneumolib.data.naming import UnrecognisedFileName, parse_file_name
 from pneumolib.data.scan import scan_files
 from pneumolib.data.source_listing import list_source
@@ -49,21 +50,6 @@ class ManifestBuild:
     def source_summary(self) -> pd.DataFrame:
         """Images per source and split (the extra sources' share of the data at a glance)."""
         return self.manifest.groupby(["source", "split"]).size().unstack(fill_value=0)
-
-
-def _list_files(root: Path, max_per_folder: int | None) -> list[tuple[str, str, str]]:
-    """(relative path, official split, label) for every file in the split/label folders."""
-    files = []
-    for split in SPLITS:
-        for label in LABELS:
-            folder = root / split / label
-            if not folder.is_dir():
-                continue
-            names = sorted(entry.name for entry in folder.iterdir() if entry.is_file())
-            if max_per_folder is not None:
-                names = names[:max_per_folder]
-            files.extend((f"{split}/{label}/{name}", split, label) for name in names)
-    return files
 
 
 def _source_forms(root: Path) -> dict[str, str]:
@@ -103,8 +89,11 @@ def _hashed_rows(listing: pd.DataFrame, root: Path, source: str, workers: int | 
 def _kermany_listing(root: Path, max_per_folder: int | None) -> pd.DataFrame:
     """The release's files with the patient and subtype their names give."""
     forms = _source_forms(root)
+    files = list_images(root)
+    if max_per_folder is not None:
+        files = files.groupby(["official_split", "label"], sort=False).head(max_per_folder)
     rows = []
-    for rel_path, official_split, label in _list_files(root, max_per_folder):
+    for rel_path, official_split, label in files[["path", "official_split", "label"]].itertuples(index=False):
         name = rel_path.rsplit("/", 1)[1]
         try:
             parsed = parse_file_name(name)
@@ -163,7 +152,7 @@ def build_manifest(
     manifest = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("split", "split_note", "dup_group")])
     pairs = find_duplicate_pairs(list(manifest["content_hash"]), list(manifest["phash"]), max_distance)
     groups = connected_groups(len(manifest), [(p.first, p.second) for p in pairs])
-    manifest["dup_group"] = [f"dup{g:04d}" if g >= 0 else "" for g in groups]
+    manifest["dup_group"] = _group_names(groups)
     manifest = manifest.join(_kermany_split(manifest, pairs))
     if reference is not None:
         manifest = adopt_reference_split(manifest, reference)
@@ -181,6 +170,11 @@ def build_manifest(
                          cross_source_duplicates(manifest))
 
 
+def _group_names(groups: np.ndarray) -> list[str]:
+    """``dup0007`` for a group number, ``""`` for an image in no group (-1)."""
+    return [f"dup{g:04d}" if g >= 0 else "" for g in groups]
+
+
 def _kermany_split(manifest: pd.DataFrame, pairs: list) -> pd.DataFrame:
     """The split policy applied to the Kermany films, with duplicate groups among them alone."""
     base = manifest["source"].eq(BASE_SOURCE).to_numpy()
@@ -188,7 +182,7 @@ def _kermany_split(manifest: pd.DataFrame, pairs: list) -> pd.DataFrame:
     position = {int(i): n for n, i in enumerate(index)}
     inside = [(position[p.first], position[p.second]) for p in pairs if base[p.first] and base[p.second]]
     groups = connected_groups(len(index), inside)
-    kermany = manifest.loc[base].assign(dup_group=[f"dup{g:04d}" if g >= 0 else "" for g in groups])
+    kermany = manifest.loc[base].assign(dup_group=_group_names(groups))
     splits = pd.DataFrame({"split": "", "split_note": ""}, index=manifest.index)
     splits.loc[base] = assign_splits(kermany).to_numpy()
     return splits
@@ -254,7 +248,7 @@ def default_manifest_path() -> Path:
     env = os.environ.get(MANIFEST_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / MANIFEST_FILE_NAME
+    return REPOSITORY_ROOT / MANIFEST_FILE_NAME
 
 
 def load_manifest(path: str | os.PathLike | None = None) -> pd.DataFrame:

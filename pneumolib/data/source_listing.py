@@ -19,9 +19,10 @@ import pandas as pd
 
 from pneumolib.constants import CLASS_NAMES
 from pneumolib.data.locate import SPLITS
-from pneumolib.data.sources import CSV_COLUMNS, ExtraSource
+from pneumolib.data.sources import ExtraSource
 
 LISTING_COLUMNS = ["path", "label", "official_split", "patient_id"]
+CSV_COLUMNS = ("path", "label")  # required; patient_id is optional
 _LABEL_WORDS = {name.lower(): name for name in CLASS_NAMES} | {"0": CLASS_NAMES[0], "1": CLASS_NAMES[1]}
 
 
@@ -40,7 +41,7 @@ def _folder_listing(root: Path) -> pd.DataFrame:
         if not base.is_dir():
             continue
         for label_dir in sorted(p for p in base.iterdir() if p.is_dir() and _label(p.name)):
-            for file in sorted(p for p in label_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            for file in sorted(p for p in label_dir.rglob("*") if p.is_file()):  # junk is reported, not skipped
                 rows.append((file.relative_to(root).as_posix(), _label(label_dir.name),
                              "" if split_dir is None else split_dir.name, ""))
     if not rows:

@@ -31,8 +31,6 @@ DEFAULT_ROLE = "split"
 RESERVED_NAMES = frozenset({BASE_SOURCE, "train", "val", "test"})
 """Names a source cannot take: the base source's, and the Kermany split folders its paths start with."""
 
-CSV_COLUMNS = ("path", "label")
-
 
 @dataclass(frozen=True)
 class ExtraSource:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from pneumolib.config import work_dir
+from pneumolib.config import REPOSITORY_ROOT, work_dir
 from pneumolib.data.hashing import file_sha256
 
 TEST_LOG_ENV = "PNEUMO_TEST_LOG"
-PROJECT_TEST_LOG = Path(__file__).resolve().parents[2] / "docs" / "test_split_access.csv"
+PROJECT_TEST_LOG = REPOSITORY_ROOT / "docs" / "test_split_access.csv"
 FIELDS = ("date", "checkpoint", "sha256", "purpose", "images")
 
 
