@@ -71,7 +71,7 @@ def _train(args: argparse.Namespace) -> int:
         "architecture": args.architecture, "epochs": args.epochs, "image_size": args.image_size,
         "batch_size": args.batch_size, "learning_rate": args.lr, "weights_path": args.weights,
         "init_checkpoint": args.init_from, "warmup_epochs": args.warmup_epochs, "patience": args.patience,
-        "seed": args.seed, "max_images_per_split": args.max_images,
+        "seed": args.seed, "max_images_per_split": args.max_images, "ema_decay": args.ema,
     }.items() if v is not None}
     config = TrainConfig(epochs=profile.epochs, image_size=profile.image_size, batch_size=profile.batch_size,
                          max_images_per_split=profile.max_images_per_split)
@@ -235,7 +235,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from pneumolib.serving import ServiceSettings, create_app
+    from pneumolib.serving.app import create_app
+    from pneumolib.serving.settings import ServiceSettings
 
     settings = ServiceSettings.from_env()
     if args.engine:
@@ -279,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float)
     train.add_argument("--patience", type=int, help="stop after this many epochs without a better val AUC (default 6)")
     train.add_argument("--seed", type=int)
+    train.add_argument("--ema", type=float, metavar="DECAY",
+                       help="validate and save an exponential moving average of the weights (e.g. 0.998)")
     train.add_argument("--max-images", type=int, help="at most this many images per split, half per class (a quick run)")
     train.add_argument("--border-erase", type=float, help="probability per side of blanking a band along the film's edge (default 0.6; 0 turns it off)")
     train.add_argument("--border-fraction", type=float, default=0.2, help="widest band, as a fraction of the side")
