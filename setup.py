@@ -18,8 +18,10 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["pneumolib", "pneumolib.*"]),
+    # everything the package reads at run time ships inside it: an installed copy has no repository
+    # around it (pneumolib.resources: the reference split, a copy of the top-level data_manifest.csv)
     package_data={"pneumolib": ["weights/*.pt", "weights/*.json", "serving/static/*", "samples/*.jpeg",
-                                "samples/*.md"]},
+                                "samples/*.md", "resources/*.csv"]},
     include_package_data=True,
     install_requires=[
         "torch>=2.1", "torchvision>=0.16", "timm>=0.9", "efficientnet_pytorch>=0.7",

@@ -28,26 +28,40 @@
 # > **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must never be used to diagnose, treat or triage a patient.
 
 # %%
-# Set-up: in Colab, install pneumolib (the release this notebook was written for), then check
-# that it imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
-import importlib, importlib.util, os, subprocess, sys
+# Set-up: in Colab, install the pneumolib this notebook was written for, then check that it
+# imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
+import importlib, importlib.metadata, os, pathlib, subprocess, sys
+WRITTEN_FOR = "0.1.0"  # the pneumolib version of this notebook's code and outputs
+INSTALL_FROM = "git+https://github.com/pneumolib/pneumolib@main"  # the README's "Releases" says when this moves
 IN_COLAB = "google.colab" in sys.modules
-# an uploaded (or Drive) copy of the repository at /content/pneumolib is used instead of the release
-SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (
-    "/content/pneumolib" if os.path.isfile("/content/pneumolib/setup.py") else "git+https://github.com/pneumolib/pneumolib@v0.1.0")
-if IN_COLAB and importlib.util.find_spec("pneumolib") is None:
-    target = ["-e", SOURCE + "[onnx]"] if os.path.isdir(SOURCE) else ["pneumolib[onnx] @ " + SOURCE]
+LOCAL_COPY = pathlib.Path("/content/pneumolib")  # a clone or upload of the repository, used instead
+SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (str(LOCAL_COPY) if (LOCAL_COPY / "setup.py").is_file() else INSTALL_FROM)
+def installed_version():
+    try:
+        return importlib.metadata.version("pneumolib")  # distribution metadata: a folder named pneumolib is not an install
+    except importlib.metadata.PackageNotFoundError:
+        return None
+if IN_COLAB and installed_version() is None:
+    local = pathlib.Path(SOURCE)
+    target = (["-e", f"{local}[onnx]"] if local.is_dir() else [f"pneumolib[onnx] @ {local.resolve().as_uri()}"]
+              if local.is_file() else [f"pneumolib[onnx] @ {SOURCE}"])  # a folder, a wheel, or a URL
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *target], capture_output=True, text=True)
     if pip.returncode != 0:
-        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\n"
-                           "Check that this runtime has internet, or upload the repository to "
-                           "/content/pneumolib (or set PNEUMOLIB_SOURCE) and run this cell again.")
+        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\nCheck that this runtime "
+                           "has internet (Runtime > Change runtime type), or put a copy of the repository at "
+                           f"{LOCAL_COPY}: run `!git clone https://github.com/pneumolib/pneumolib {LOCAL_COPY}` in a "
+                           "new cell (or upload it there), then run this cell again.")
     importlib.invalidate_caches()
 try:
     import pneumolib
-except ImportError as error:
-    raise RuntimeError("pneumolib is not installed. In Colab run this cell again; elsewhere run "
-                       "`pip install -e .[onnx]` in a clone of the repository.") from error
+except ImportError:
+    pneumolib = None
+if installed_version() is None or getattr(pneumolib, "__file__", None) is None:
+    raise RuntimeError("pneumolib is not installed" + (f" (a folder named pneumolib at {pneumolib.__path__[0]} is "
+                       "not the package)" if pneumolib is not None else "") + ". In Colab run this cell again; "
+                       "elsewhere run `pip install -e .[onnx]` in a clone of the repository.")
+if pneumolib.__version__ != WRITTEN_FOR:
+    print(f"Note: this notebook was written for pneumolib {WRITTEN_FOR}; {pneumolib.__version__} is installed.")
 print(f"pneumolib {pneumolib.__version__} is ready")
 # %matplotlib inline
 
@@ -70,8 +84,17 @@ profile
 #
 # 1. a folder you pass explicitly: `find_dataset_root("/path/to/chest_xray")`;
 # 2. the environment variable `PNEUMO_DATA_DIR`;
-# 3. a download with `kagglehub` (needs internet and, for Kaggle, your API credentials in Colab's
-#    secrets or `~/.kaggle/kaggle.json`). The archive is about 1.2 GB; kagglehub caches it.
+# 3. a download with `kagglehub` (needs internet). This data set is public: kagglehub downloads it
+#    without a Kaggle account. If you have one, kagglehub also reads the Colab secrets
+#    `KAGGLE_USERNAME` and `KAGGLE_KEY` (or `~/.kaggle/kaggle.json`). The archive is about 1.2 GB of
+#    full-resolution originals; kagglehub caches it for the rest of the runtime.
+#
+# **What the committed outputs were made on.** The outputs saved in these notebooks come from a
+# copy of the same films re-encoded as 256-pixel grayscale JPEGs (the originals are far larger) and
+# from a 2-core CPU without a GPU. In Colab you get the originals, so image sizes, file sizes and
+# timings will differ from the saved outputs; the labels, the split and the counts do not. On a
+# CPU-only runtime, set `PNEUMO_PROFILE=quick` before the imports (a few hundred films, minutes) or
+# skip training and use the model bundled with pneumolib in notebooks 04-06.
 #
 # It also copes with the archive's quirks: the data sits in `chest_xray/` *and* again in a nested
 # `chest_xray/chest_xray/`, and there are `__MACOSX` folders. If nothing works, the error lists the

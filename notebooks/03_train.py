@@ -26,26 +26,40 @@
 # > **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must never be used to diagnose, treat or triage a patient.
 
 # %%
-# Set-up: in Colab, install pneumolib (the release this notebook was written for), then check
-# that it imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
-import importlib, importlib.util, os, subprocess, sys
+# Set-up: in Colab, install the pneumolib this notebook was written for, then check that it
+# imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
+import importlib, importlib.metadata, os, pathlib, subprocess, sys
+WRITTEN_FOR = "0.1.0"  # the pneumolib version of this notebook's code and outputs
+INSTALL_FROM = "git+https://github.com/pneumolib/pneumolib@main"  # the README's "Releases" says when this moves
 IN_COLAB = "google.colab" in sys.modules
-# an uploaded (or Drive) copy of the repository at /content/pneumolib is used instead of the release
-SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (
-    "/content/pneumolib" if os.path.isfile("/content/pneumolib/setup.py") else "git+https://github.com/pneumolib/pneumolib@v0.1.0")
-if IN_COLAB and importlib.util.find_spec("pneumolib") is None:
-    target = ["-e", SOURCE + "[onnx]"] if os.path.isdir(SOURCE) else ["pneumolib[onnx] @ " + SOURCE]
+LOCAL_COPY = pathlib.Path("/content/pneumolib")  # a clone or upload of the repository, used instead
+SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (str(LOCAL_COPY) if (LOCAL_COPY / "setup.py").is_file() else INSTALL_FROM)
+def installed_version():
+    try:
+        return importlib.metadata.version("pneumolib")  # distribution metadata: a folder named pneumolib is not an install
+    except importlib.metadata.PackageNotFoundError:
+        return None
+if IN_COLAB and installed_version() is None:
+    local = pathlib.Path(SOURCE)
+    target = (["-e", f"{local}[onnx]"] if local.is_dir() else [f"pneumolib[onnx] @ {local.resolve().as_uri()}"]
+              if local.is_file() else [f"pneumolib[onnx] @ {SOURCE}"])  # a folder, a wheel, or a URL
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *target], capture_output=True, text=True)
     if pip.returncode != 0:
-        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\n"
-                           "Check that this runtime has internet, or upload the repository to "
-                           "/content/pneumolib (or set PNEUMOLIB_SOURCE) and run this cell again.")
+        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\nCheck that this runtime "
+                           "has internet (Runtime > Change runtime type), or put a copy of the repository at "
+                           f"{LOCAL_COPY}: run `!git clone https://github.com/pneumolib/pneumolib {LOCAL_COPY}` in a "
+                           "new cell (or upload it there), then run this cell again.")
     importlib.invalidate_caches()
 try:
     import pneumolib
-except ImportError as error:
-    raise RuntimeError("pneumolib is not installed. In Colab run this cell again; elsewhere run "
-                       "`pip install -e .[onnx]` in a clone of the repository.") from error
+except ImportError:
+    pneumolib = None
+if installed_version() is None or getattr(pneumolib, "__file__", None) is None:
+    raise RuntimeError("pneumolib is not installed" + (f" (a folder named pneumolib at {pneumolib.__path__[0]} is "
+                       "not the package)" if pneumolib is not None else "") + ". In Colab run this cell again; "
+                       "elsewhere run `pip install -e .[onnx]` in a clone of the repository.")
+if pneumolib.__version__ != WRITTEN_FOR:
+    print(f"Note: this notebook was written for pneumolib {WRITTEN_FOR}; {pneumolib.__version__} is installed.")
 print(f"pneumolib {pneumolib.__version__} is ready")
 # %matplotlib inline
 
@@ -110,9 +124,9 @@ print(architecture, "-", why)
 #   with a gradient scaler on older ones such as Colab's T4) and channels-last memory;
 #   augmentation runs on the same device as the model.
 # * **Checkpoints:** after each epoch the model is scored on `val` (ROC AUC) and saved
-#   (`epochs/epoch_NN.pt`); `best.pt` is the best val AUC so far. On this data val AUC passes
-#   0.99 after the first epoch (the history below) and stops telling models apart, so the final choice is made below
-#   on val *and* stress val. The test split is never read here.
+#   (`epochs/epoch_NN.pt`); `best.pt` is the best val AUC so far. On this data val AUC comes close
+#   to 1 within the first epochs (read it in the history below) and then stops telling models
+#   apart, so the final choice is made below on val *and* stress val. The test split is never read here.
 
 # %%
 config = TrainConfig(architecture=architecture, epochs=profile.epochs, image_size=profile.image_size,
@@ -158,8 +172,10 @@ print(f"best epoch {result.best_epoch}: val ROC AUC {result.best_val_auc:.4f}")
 # ## Learning curves
 #
 # What to look for: training loss falling steadily; val loss falling and then flattening (if it
-# climbs while training loss keeps falling, the model is overfitting and early stopping will end
-# the run); val AUC saturating close to 1. A val AUC this high does **not** mean the model is
+# climbs while training loss keeps falling, the model is overfitting; early stopping would end a
+# run after `patience` epochs without a better val AUC, but here `patience` equals the number of
+# epochs, so every epoch is trained and the choice is left to the selection rule below); val AUC
+# saturating close to 1. A val AUC this high does **not** mean the model is
 # nearly perfect on new hospitals: val comes from the same source as training. Notebook 04 shows
 # how it does on the separate test split.
 
@@ -180,9 +196,11 @@ result.history.round(4)
 # (`pneumolib.evaluation.selection`): among candidates within 0.005 of the best clean val AUC,
 # take the fewest flipped calls under the worst shift, then the best AUC under shift, then the
 # most Grad-CAM heat inside the lungs. It prints every candidate and its decision. The model
-# shipped with pneumolib is measured beside them as a yardstick; it is never chosen. What to look
-# for: which shifts flip calls, and in which direction (a shift that only ever turns normals into
-# pneumonia points at a shortcut).
+# bundled with pneumolib *at the time the notebook runs* is measured beside them as a yardstick; it
+# is never chosen (in the committed outputs that is the model bundled before this run's model
+# replaced it, so its figures differ from the chosen epoch's). What to look for: which shifts flip
+# calls, and in which direction (a shift that only ever turns normals into pneumonia points at a
+# shortcut).
 
 # %%
 from pneumolib.checkpoint import BUNDLED_CHECKPOINT
@@ -204,8 +222,15 @@ selection.chosen.stress.round(4)
 # X-ray" gate: a distance on backbone features fitted on the training images (clean and
 # augmented), with its threshold placed between val films under acquisition shifts and a
 # reference set of other pictures. Whether the temperature actually calibrates the test split is
-# measured, not assumed, in notebook 04. Notebooks 04-06 load this `model.pt` from the work folder
-# (or, if you did not train, the model bundled with pneumolib).
+# measured, not assumed, in notebook 04. The table below gives each point's threshold with the
+# sensitivity and specificity it reaches **on the pooled clean + stress val films** it was chosen on
+# (notebook 04 reports the same thresholds on clean val alone, so its figures differ).
+#
+# Which model do notebooks 04-06 use? The first they find of: `$PNEUMO_CHECKPOINT`, the `model.pt`
+# this notebook saved in the work folder of the same profile (a quick-profile model is never used
+# by a full run), then the model bundled with pneumolib; each prints which one and why. In a new
+# Colab runtime without Drive, the work folder is gone, so they use the bundled model. Their
+# committed outputs show the bundled model, which is this run's chosen epoch, finalized and bundled.
 
 # %%
 from pneumolib.deploy.finalize import finalize_checkpoint

@@ -27,26 +27,40 @@
 # > **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must never be used to diagnose, treat or triage a patient.
 
 # %%
-# Set-up: in Colab, install pneumolib (the release this notebook was written for), then check
-# that it imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
-import importlib, importlib.util, os, subprocess, sys
+# Set-up: in Colab, install the pneumolib this notebook was written for, then check that it
+# imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
+import importlib, importlib.metadata, os, pathlib, subprocess, sys
+WRITTEN_FOR = "0.1.0"  # the pneumolib version of this notebook's code and outputs
+INSTALL_FROM = "git+https://github.com/pneumolib/pneumolib@main"  # the README's "Releases" says when this moves
 IN_COLAB = "google.colab" in sys.modules
-# an uploaded (or Drive) copy of the repository at /content/pneumolib is used instead of the release
-SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (
-    "/content/pneumolib" if os.path.isfile("/content/pneumolib/setup.py") else "git+https://github.com/pneumolib/pneumolib@v0.1.0")
-if IN_COLAB and importlib.util.find_spec("pneumolib") is None:
-    target = ["-e", SOURCE + "[onnx]"] if os.path.isdir(SOURCE) else ["pneumolib[onnx] @ " + SOURCE]
+LOCAL_COPY = pathlib.Path("/content/pneumolib")  # a clone or upload of the repository, used instead
+SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (str(LOCAL_COPY) if (LOCAL_COPY / "setup.py").is_file() else INSTALL_FROM)
+def installed_version():
+    try:
+        return importlib.metadata.version("pneumolib")  # distribution metadata: a folder named pneumolib is not an install
+    except importlib.metadata.PackageNotFoundError:
+        return None
+if IN_COLAB and installed_version() is None:
+    local = pathlib.Path(SOURCE)
+    target = (["-e", f"{local}[onnx]"] if local.is_dir() else [f"pneumolib[onnx] @ {local.resolve().as_uri()}"]
+              if local.is_file() else [f"pneumolib[onnx] @ {SOURCE}"])  # a folder, a wheel, or a URL
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *target], capture_output=True, text=True)
     if pip.returncode != 0:
-        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\n"
-                           "Check that this runtime has internet, or upload the repository to "
-                           "/content/pneumolib (or set PNEUMOLIB_SOURCE) and run this cell again.")
+        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\nCheck that this runtime "
+                           "has internet (Runtime > Change runtime type), or put a copy of the repository at "
+                           f"{LOCAL_COPY}: run `!git clone https://github.com/pneumolib/pneumolib {LOCAL_COPY}` in a "
+                           "new cell (or upload it there), then run this cell again.")
     importlib.invalidate_caches()
 try:
     import pneumolib
-except ImportError as error:
-    raise RuntimeError("pneumolib is not installed. In Colab run this cell again; elsewhere run "
-                       "`pip install -e .[onnx]` in a clone of the repository.") from error
+except ImportError:
+    pneumolib = None
+if installed_version() is None or getattr(pneumolib, "__file__", None) is None:
+    raise RuntimeError("pneumolib is not installed" + (f" (a folder named pneumolib at {pneumolib.__path__[0]} is "
+                       "not the package)" if pneumolib is not None else "") + ". In Colab run this cell again; "
+                       "elsewhere run `pip install -e .[onnx]` in a clone of the repository.")
+if pneumolib.__version__ != WRITTEN_FOR:
+    print(f"Note: this notebook was written for pneumolib {WRITTEN_FOR}; {pneumolib.__version__} is installed.")
 print(f"pneumolib {pneumolib.__version__} is ready")
 # %matplotlib inline
 
@@ -78,6 +92,7 @@ from IPython.display import Image, Markdown, display
 from pneumolib.checkpoint import find_checkpoint
 from pneumolib.samples import SAMPLE_FILM
 from pneumolib.notebook.background import serve_in_background
+from pneumolib.notebook.addresses import service_address
 from pneumolib.notebook.tunnel import open_tunnel
 
 checkpoint, source = find_checkpoint()
@@ -106,19 +121,19 @@ print(f"serving {model['name']} ({model['architecture']}, sha256 {model['sha256'
 # variable `NGROK_AUTHTOKEN`. Never paste a token into a notebook cell: notebooks get shared.
 #
 # Without a token (as in the automated tests), or if ngrok refuses it, the cell says so and the
-# service stays local; in Colab you can still open the page for yourself through Colab's own proxy
-# (the link printed below).
+# service stays private. In Colab the cell then prints **Colab's proxy address** for the page: only
+# you, signed in to Colab in this browser, can open it. It never prints `127.0.0.1`: in Colab that
+# address is the Colab machine's own loopback, and in your browser it would mean *your* computer.
 #
 # While the tunnel is open, **anyone with the URL can use the service**. It is a demo: do not
-# upload identifiable patient images, and close the tunnel at the end (last cell).
+# upload identifiable patient images, and stop the service when you are done (last cell).
 
 # %%
 tunnel = open_tunnel(server.port)
-base_url = tunnel.public_url if tunnel else server.url
-if tunnel is None and IN_COLAB:  # no public URL, but Colab can proxy the port to *your* browser
-    from google.colab import output
-    output.serve_kernel_port_as_window(server.port, anchor_text="Open the web page (Colab proxy)")
-display(Markdown(f"**Web page:** <{base_url}/> · API documentation: <{base_url}/docs>"))
+address = service_address(server.url, server.port, tunnel.public_url if tunnel else None)
+print(address)
+if address.browsable:
+    display(Markdown(f"**Web page:** <{address.page}> · API documentation: <{address.docs}>"))
 
 # %% [markdown]
 # ## The web page
@@ -147,6 +162,9 @@ answer = response.json()
 if not response.ok:
     raise RuntimeError(f"HTTP {response.status_code}: {answer['detail']}")
 shown = {**answer, "heatmap": f"<base64 PNG, {len(answer['heatmap'] or '')} characters>"}
+if answer["regions"]:  # each zone's outline is a list of points: shorten it for printing
+    shown["regions"] = {**answer["regions"], "zones": [{**zone, "outline": f"<{len(zone['outline'])} points>"}
+                                                       for zone in answer["regions"]["zones"]]}
 print(image_path.name)
 print(json.dumps(shown, indent=2))
 
@@ -160,7 +178,10 @@ print(json.dumps(shown, indent=2))
 #
 # `heatmap` is a PNG, base64-encoded: the Grad-CAM map blended over the uploaded film at its own
 # shape. Red marks the regions that pushed the model most towards its call; that is where the model
-# looked, not a contour of the disease.
+# looked, not a contour of the disease. `regions` comes with it: the six lung zones (notebook 05),
+# each with how much P(pneumonia) drops when that zone is hidden, its share of the heatmap and its
+# outline as fractions of the image's width and height, largest effect first, and one sentence
+# that sums them up. The web page draws these outlines over the film.
 
 # %%
 display(Image(data=base64.b64decode(answer["heatmap"]), width=520))
@@ -184,27 +205,37 @@ print(f"\nHTTP {refused.status_code}: {refused.json()['detail']}")
 # ## Calling it from anywhere: curl
 #
 # From a terminal (or any language with an HTTP client), point at the public URL when the tunnel is
-# open. `-F file=@...` sends the file as the multipart field `file`:
+# open (Colab's proxy address works only in your signed-in browser, not from curl). `-F file=@...`
+# sends the file as the multipart field `file`:
 
 # %%
+base_url = tunnel.public_url if tunnel else "https://<your-tunnel>.ngrok-free.app"
 print(f'curl -F "file=@{image_path.name}" "{base_url}/predict?operating_point=balanced"')
 print(f'curl "{base_url}/model"      # the model card: operating points, validation and test metrics')
 print(f'curl "{base_url}/health"     # 200 once the model is loaded')
 
 # %% [markdown]
-# ## Shut down
+# ## The service stays up; stopping it is your step
 #
-# Close the tunnel first (the public URL stops working at once), then stop the server: it finishes
-# the requests in flight and frees the port. Re-run the cells above to start again.
+# "Run all" ends here with the server (and the tunnel, if one opened) still running, so the page
+# and the API above keep answering while you try them. When you are done, set `STOP_THE_SERVICE`
+# to `True` and run this cell: it closes the tunnel first (the public URL stops working at once),
+# then stops the server, which finishes the requests in flight and frees the port. Ending the
+# Colab runtime stops both too.
 
 # %%
-if tunnel is not None:
-    tunnel.close()
-server.stop()
-print("server running:", server.running)
+STOP_THE_SERVICE = False  # True, then run this cell, when you are done
+if STOP_THE_SERVICE:
+    if tunnel is not None:
+        tunnel.close()
+    server.stop()
+    print("server running:", server.running)
+else:
+    print(f"The service is still up ({'tunnel open' if tunnel else 'no tunnel'}).\n{address}\n"
+          "To stop it: set STOP_THE_SERVICE = True in this cell and run it.")
 
 # %% [markdown]
-# **Where next:** the same service runs outside a notebook with
-# `uvicorn pneumolib.serve:app --host 0.0.0.0 --port 8000` (set `PNEUMO_CHECKPOINT` to choose the
-# model). The model card (`GET /model`, and `MODEL_CARD.md`) says what the model was trained on and
+# **Where next:** the same service runs outside a notebook with `python -m pneumolib serve`
+# (add `--host 0.0.0.0` to listen on every interface; `PNEUMO_CHECKPOINT` or `--checkpoint` chooses
+# the model), or `bash scripts/run_main.sh` in a clone, which also sets up the environment. The model card (`GET /model`, and `MODEL_CARD.md`) says what the model was trained on and
 # where it fails: read it before trusting any answer.

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from pneumolib import CLASS_NAMES, __version__
-from pneumolib.config import work_dir
+from pneumolib.config import DEFAULT_PROFILE, profile_name, work_dir
 from pneumolib.models import create_model
 from pneumolib.models.classifier import PneumoniaClassifier
 
@@ -79,21 +79,41 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     return model.to(device).eval(), metadata
 
 
+def trained_on_subset(path: str | os.PathLike) -> int | None:
+    """Images per split a checkpoint was trained on when that was a subset (the quick profile's), else None.
+
+    An unreadable file counts as no subset: whoever loads it is told what is wrong with it.
+    """
+    try:
+        train_config = read_checkpoint(path)["metadata"].get("train_config") or {}
+    except CheckpointError:
+        return None
+    return train_config.get("max_images_per_split")
+
+
 def find_checkpoint(path: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """The checkpoint to use and where it came from.
+    """The checkpoint to use and a sentence saying why that one.
 
     Order: an explicit path, ``$PNEUMO_CHECKPOINT``, the finalised model notebook 03 saved in the
-    work folder (``model.pt``), and finally the model bundled with the package.
+    active profile's work folder (``model.pt``), and finally the model bundled with the package.
+    Each profile has its own work folder (:func:`pneumolib.config.work_dir`); the full profile
+    also passes over a ``model.pt`` trained on a subset (left there by a quick run from before
+    the folders were apart), so a 96-pixel practice model is never taken for the real one.
     """
     if path is not None:
         return Path(path), "given explicitly"
     env = os.environ.get(CHECKPOINT_ENV)
     if env:
         return Path(env), f"from {CHECKPOINT_ENV}"
+    profile = profile_name()
     trained = work_dir(create=False) / WORK_DIR_MODEL
-    if trained.is_file():
-        return trained, "trained in this work folder"
-    return BUNDLED_CHECKPOINT, "bundled with pneumolib (no trained checkpoint found in the work folder)"
+    if not trained.is_file():
+        return BUNDLED_CHECKPOINT, f"bundled with pneumolib: no {profile}-profile {WORK_DIR_MODEL} in {trained.parent}"
+    subset = trained_on_subset(trained) if profile == DEFAULT_PROFILE else None
+    if subset is None:
+        return trained, f"trained in the work folder ({trained.parent}) by a {profile}-profile run"
+    return BUNDLED_CHECKPOINT, (f"bundled with pneumolib: {trained} was passed over, it was trained on {subset} images "
+                                "per split (a quick-profile model) and this is the full profile")
 
 
 def bundle_checkpoint(source: str | os.PathLike, destination: str | os.PathLike = BUNDLED_CHECKPOINT) -> Path:

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pneumolib.config import REPOSITORY_ROOT, active_profile, cache_dir, work_dir
+from pneumolib.config import (
+    CLONE_COMMAND, CheckoutOnly, active_profile, cache_dir, checkout_root, project_file, work_dir,
+)
 
 if TYPE_CHECKING:
     from pneumolib.data.sources import DataRoot
@@ -24,7 +26,10 @@ def _data_root(args: argparse.Namespace) -> DataRoot:
 
 
 def _manifest(args: argparse.Namespace) -> int:
-    from pneumolib.data.manifest import build_manifest, default_manifest_path, load_manifest, write_manifest
+    from pneumolib.data.manifest import (
+        build_manifest, default_manifest_path, load_manifest, manifest_output_path, refresh_packaged_manifest,
+        write_manifest,
+    )
     from pneumolib.data.source_split import describe_cross_source
     from pneumolib.data.sources import extra_sources
 
@@ -37,10 +42,14 @@ def _manifest(args: argparse.Namespace) -> int:
     reference = load_manifest(committed) if committed.is_file() else None
     build = build_manifest(args.data, extras=extras, max_per_folder=args.max_per_folder, download=not args.offline,
                            reference=None if args.resplit else reference, workers=args.workers)
-    out = Path(args.out) if args.out else committed
-    if extras and out.resolve() == committed.resolve():
+    default_out = manifest_output_path()
+    out = Path(args.out) if args.out else default_out
+    if extras and out.resolve() == default_out.resolve():
         out = out.with_name("data_manifest_with_sources.csv")  # the committed file stays the Kermany reference
     write_manifest(build.manifest, out, extras)
+    packaged = refresh_packaged_manifest(out)
+    if packaged is not None:
+        print(f"copied it to {packaged}, the reference split the package ships")
     problems = out.with_name(out.stem + "_problems.csv")
     if len(build.problems):
         build.problems.to_csv(problems, index=False)
@@ -71,13 +80,17 @@ def _train(args: argparse.Namespace) -> int:
         "architecture": args.architecture, "epochs": args.epochs, "image_size": args.image_size,
         "batch_size": args.batch_size, "learning_rate": args.lr, "weights_path": args.weights,
         "init_checkpoint": args.init_from, "warmup_epochs": args.warmup_epochs, "patience": args.patience,
-        "seed": args.seed, "max_images_per_split": args.max_images, "ema_decay": args.ema,
+        "seed": args.seed, "max_images_per_split": args.max_images,
+        "ema_decay": args.ema,
     }.items() if v is not None}
     config = TrainConfig(epochs=profile.epochs, image_size=profile.image_size, batch_size=profile.batch_size,
                          max_images_per_split=profile.max_images_per_split)
     config = dataclasses.replace(config, **overrides)
     if args.no_pretrained:
         config = dataclasses.replace(config, pretrained=False)
+    for flag, key in ((args.jpeg_augment, "jpeg_probability"), (args.clahe_augment, "clahe_probability")):
+        if flag is not None:
+            config = dataclasses.replace(config, augment_config={**config.augment_config, key: flag})
     if args.border_erase is not None:
         config = dataclasses.replace(config, augment_config={**config.augment_config, "border_erase_probability": args.border_erase,
                                                              "max_border_fraction": args.border_fraction})
@@ -105,6 +118,11 @@ def _select(args: argparse.Namespace) -> int:
                                    _data_root(args), names=names,
                                    max_images=active_profile().max_images_per_split, cache_dir=cache_dir(),
                                    lung_share=not args.no_lung_share, references=args.reference or ())
+    if args.reference:
+        from pneumolib.evaluation.selection import replaces_reference
+
+        for name in (f"{Path(r).stem} (reference)" for r in args.reference):
+            replaces_reference(selection, name)
     out = selection.save(args.out or work_dir() / "selection.json")
     print(f"wrote {out}")
     if args.chosen_out:
@@ -126,6 +144,12 @@ def _finalize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _project_documents(what: str, instead: str) -> tuple[Path, Path, Path]:
+    """This clone's README.md, MODEL_CARD.md and selection record; :class:`CheckoutOnly` in an installed package."""
+    return (project_file("README.md", what, instead), project_file("MODEL_CARD.md", what, instead),
+            project_file(Path("docs", "selection_record.json"), what, instead))
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from pneumolib.checkpoint import find_checkpoint
     from pneumolib.data.manifest import load_manifest
@@ -134,6 +158,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pneumolib.evaluation.test_access import access_log_path
     from pneumolib.reporting.documents import update_documents
 
+    documents = (_project_documents("evaluate --update-docs", "leave --update-docs out: the report goes to the "
+                                    "work folder") if args.update_docs else None)  # checked before any look
     checkpoint, source = find_checkpoint(args.checkpoint)
     print(f"checkpoint: {checkpoint} ({source})")
     profile = active_profile()
@@ -150,22 +176,24 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"test ROC AUC {auc['estimate']:.4f} ({auc['lower']:.4f}-{auc['upper']:.4f})\nwrote {out}")
     if result.report["test_by_source"]:
         print(f"each test set on its own:\n{source_results_table(result.report).to_string(float_format=lambda v: f'{v:.3f}')}")
-    if args.update_docs:
-        update_documents(result, REPOSITORY_ROOT / "README.md", REPOSITORY_ROOT / "MODEL_CARD.md",
-                         selection_record=REPOSITORY_ROOT / "docs" / "selection_record.json", test_log=log)
+    if documents is not None:
+        readme, card, selection_record = documents
+        update_documents(result, readme, card, selection_record=selection_record, test_log=log)
         beside = write_report(result.report, report_path(checkpoint))  # served by GET /model
         print(f"updated README.md and MODEL_CARD.md; wrote {beside}")
     return 0
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from pneumolib.checkpoint import find_checkpoint
+    from pneumolib.checkpoint import BUNDLED_CHECKPOINT, find_checkpoint
+    from pneumolib.evaluation.report import report_path
     from pneumolib.evaluation.test_access import access_log_path
     from pneumolib.reporting.documents import update_documents_from_report
 
+    readme, card, selection_record = _project_documents(
+        "docs", f"read the bundled model's results in {report_path(BUNDLED_CHECKPOINT)}")
     checkpoint, source = find_checkpoint(args.checkpoint)
-    report = update_documents_from_report(checkpoint, REPOSITORY_ROOT / "README.md", REPOSITORY_ROOT / "MODEL_CARD.md",
-                                          REPOSITORY_ROOT / "docs" / "selection_record.json", access_log_path(project=True))
+    report = update_documents_from_report(checkpoint, readme, card, selection_record, access_log_path(project=True))
     print(f"{checkpoint.name} ({source}): README.md and MODEL_CARD.md regenerated from {report.name}; "
           "the test split was not read")
     return 0
@@ -175,13 +203,30 @@ def _test_log(args: argparse.Namespace) -> int:
     from pneumolib.evaluation.test_access import access_log_path, read_test_log, render_test_log
     from pneumolib.reporting.documents import update_test_log_section
 
+    card = (project_file("MODEL_CARD.md", "test-log --update-docs", "leave --update-docs out to list the work "
+                         "folder's log") if args.update_docs else None)
     log = access_log_path(project=args.update_docs)
     print(f"{log}:\n{render_test_log(read_test_log(log))}")
-    if args.update_docs:
-        card = REPOSITORY_ROOT / "MODEL_CARD.md"
+    if card is not None:
         update_test_log_section(card, log)
         print(f"updated {card.name}")
     return 0
+
+
+NON_XRAY_SET = Path("tests", "fixtures", "not_xray")
+"""The project's non-X-ray pictures, in a clone (a test fixture: the package does not ship them)."""
+
+
+def _non_xray_folder(given: str | None) -> Path:
+    """``--non-xrays``, else the project's set in a clone; :class:`CheckoutOnly` in an installed package."""
+    if given is not None:
+        return Path(given)
+    root = checkout_root()
+    if root is None:
+        raise CheckoutOnly("measure-gate needs a folder of pictures that are not chest X-rays. The project's set "
+                           f"({NON_XRAY_SET.as_posix()}) is in a clone of the repository, not in the installed package: "
+                           f"pass --non-xrays FOLDER (photos, documents, screenshots), or run it in a clone ({CLONE_COMMAND}).")
+    return root / NON_XRAY_SET
 
 
 def _measure_gate(args: argparse.Namespace) -> int:
@@ -193,14 +238,19 @@ def _measure_gate(args: argparse.Namespace) -> int:
     from pneumolib.gate.measure import measure_gate
     from pneumolib.serving.predictor import Predictor
 
+    non_xrays = _non_xray_folder(args.non_xrays)
+    if not non_xrays.is_dir():
+        print(f"error: no folder {non_xrays}: give --non-xrays a folder of pictures that are not chest X-rays",
+              file=sys.stderr)
+        return 2
     checkpoint, source = find_checkpoint(args.checkpoint)
     predictor = Predictor.load(checkpoint)
-    print(f"model {checkpoint.name} ({source}); X-rays: the official test split; non-X-rays: {args.non_xrays}")
+    print(f"model {checkpoint.name} ({source}); X-rays: the official test split; non-X-rays: {non_xrays}")
     root = _data_root(args)
     manifest = load_manifest(args.manifest)
     kermany_test = manifest["split"].eq("test") & manifest["source"].eq(BASE_SOURCE)
     xrays = [locate(root, p) for p in manifest.loc[kermany_test, "path"]]
-    result = measure_gate(predictor, xrays, image_files(Path(args.non_xrays)))
+    result = measure_gate(predictor, xrays, image_files(non_xrays))
     log = record_test_access(checkpoint, "measure-gate: share of test X-rays the gate passes", len(xrays))
     print(f"this look at the test split is recorded in {log}\n{result.summary()}")
     return 0
@@ -225,8 +275,11 @@ def _calibrate_gate(args: argparse.Namespace) -> int:
 def _bundle(args: argparse.Namespace) -> int:
     from pneumolib.checkpoint import BUNDLED_CHECKPOINT, bundle_checkpoint
 
-    out = bundle_checkpoint(args.checkpoint, args.out or BUNDLED_CHECKPOINT)
+    default = BUNDLED_CHECKPOINT if checkout_root() is not None else work_dir() / BUNDLED_CHECKPOINT.name
+    out = bundle_checkpoint(args.checkpoint, args.out or default)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    if not args.out and checkout_root() is None:
+        print("(an installed package: its own bundled model is left as it is; run `bundle` in a clone to replace it)")
     return 0
 
 
@@ -252,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     manifest = commands.add_parser("manifest", help="hash, deduplicate and split the dataset into data_manifest.csv")
     manifest.add_argument("--data", help="dataset folder (else $PNEUMO_DATA_DIR, else a kagglehub download)")
-    manifest.add_argument("--out", help="where to write the manifest (default: the repository's data_manifest.csv)")
+    manifest.add_argument("--out", help="where to write the manifest (default: a clone's data_manifest.csv, "
+                               "else <work dir>/data_manifest.csv)")
     manifest.add_argument("--max-per-folder", type=int, help="only the first N files of each folder (a quick look)")
     manifest.add_argument("--offline", action="store_true", help="never try to download")
     manifest.add_argument("--resplit", action="store_true",
@@ -269,7 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="dataset folder (else $PNEUMO_DATA_DIR, else a kagglehub download)")
     train.add_argument("--manifest", help="manifest CSV (default: the committed data_manifest.csv)")
     train.add_argument("--out", help="output folder for best.pt, last.pt and history.csv (default: <work dir>/train)")
-    train.add_argument("--architecture", help="efficientnet_lite0 (default, offline weights), efficientnet_b0, efficientnet_b0_lukemelas")
+    train.add_argument("--architecture", help="efficientnet_lite0 (default, offline weights), efficientnet_lite0_os16 "
+                                                "(the same at output stride 16: 14x14 heatmaps), efficientnet_b0 (online), "
+                                                "efficientnet_b0_lukemelas")
     train.add_argument("--weights", help="ImageNet weights file for the backbone (offline B0)")
     train.add_argument("--no-pretrained", action="store_true", help="start from random weights, on purpose")
     train.add_argument("--init-from", help="start from this checkpoint's weights (continued training)")
@@ -281,9 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=int, help="stop after this many epochs without a better val AUC (default 6)")
     train.add_argument("--seed", type=int)
     train.add_argument("--ema", type=float, metavar="DECAY",
-                       help="validate and save an exponential moving average of the weights (e.g. 0.998)")
+                       help="validate and save an exponential moving average of the weights (e.g. 0.998; default: off)")
     train.add_argument("--max-images", type=int, help="at most this many images per split, half per class (a quick run)")
     train.add_argument("--border-erase", type=float, help="probability per side of blanking a band along the film's edge (default 0.6; 0 turns it off)")
+    train.add_argument("--jpeg-augment", type=float, metavar="P",
+                       help="share of training images given a JPEG round trip at quality 20-95 (default 0)")
+    train.add_argument("--clahe-augment", type=float, metavar="P", help="share of training images given CLAHE (default 0)")
     train.add_argument("--border-fraction", type=float, default=0.2, help="widest band, as a fraction of the side")
     train.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     train.add_argument("--restart", action="store_true", help="ignore last.pt and start over")
@@ -318,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("checkpoint", nargs="?", help="default: $PNEUMO_CHECKPOINT, the work folder's model, or the bundled one")
     evaluate.add_argument("--out", help="report JSON (default: <work dir>/evaluation/report.json)")
     evaluate.add_argument("--update-docs", action="store_true",
-                          help="rewrite the results sections of README.md and MODEL_CARD.md (and log to docs/test_split_access.csv)")
+                          help="in a clone: rewrite the results sections of README.md and MODEL_CARD.md (and log to "
+                               "docs/test_split_access.csv)")
     evaluate.add_argument("--why", default="evaluate", help="why the test split is read: goes into the test-split access log")
     evaluate.add_argument("--data")
     evaluate.add_argument("--manifest")
@@ -333,25 +393,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     measure = commands.add_parser("measure-gate", help="share of test X-rays the not-an-X-ray gate passes and of non-X-rays it refuses")
     measure.add_argument("--checkpoint", help="default: the checkpoint the service would load")
-    measure.add_argument("--non-xrays", default=str(REPOSITORY_ROOT / "tests" / "fixtures" / "not_xray"),
-                         help="folder of pictures that are not chest X-rays (default: the project's set)")
+    measure.add_argument("--non-xrays", help="folder of pictures that are not chest X-rays "
+                                             "(default: the project's set, tests/fixtures/not_xray in a clone)")
     measure.add_argument("--data")
     measure.add_argument("--manifest")
     measure.add_argument("--offline", action="store_true")
     measure.set_defaults(run=_measure_gate)
 
-    docs = commands.add_parser("docs", help="regenerate the README's and model card's results from the saved report (no test look)")
+    docs = commands.add_parser("docs", help="in a clone: regenerate the README's and model card's results from the saved report (no test look)")
     docs.add_argument("checkpoint", nargs="?", help="default: the bundled model; its <stem>.report.json must exist")
     docs.set_defaults(run=_docs)
 
     test_log = commands.add_parser("test-log", help="list every recorded look at the official test split")
     test_log.add_argument("--update-docs", action="store_true",
-                          help="use the project's log and rewrite the model card's test-split access section")
+                          help="in a clone: use the project's log and rewrite the model card's test-split access section")
     test_log.set_defaults(run=_test_log)
 
     bundle = commands.add_parser("bundle", help="store a finalised checkpoint (float16 weights) as the package's bundled model")
     bundle.add_argument("checkpoint")
-    bundle.add_argument("--out", help="default: pneumolib/weights/pneumolib_lite0.pt")
+    bundle.add_argument("--out", help="default: pneumolib/weights/pneumolib_lite0.pt in a clone, "
+                                      "<work dir>/pneumolib_lite0.pt in an installed package")
     bundle.set_defaults(run=_bundle)
 
     serve = commands.add_parser("serve", help="start the HTTP API and web page (uvicorn)")
@@ -366,7 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except CheckoutOnly as error:  # a clone-only command in an installed package: say what to do, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

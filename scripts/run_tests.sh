@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Set up, then run every test: pytest over tests/, then every notebook under nbval in the quick profile.
+# Set up, then run every test: pytest over tests/, then every notebook under nbval in the quick
+# profile, the way Colab runs them (a built wheel installed outside the checkout:
+# scripts/run_notebooks_as_colab.sh).
 # Uses the full dataset when PNEUMO_DATA_DIR or ../shared/data/chest_xray has it, else the fixtures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +19,5 @@ export PNEUMO_PROFILE=quick MPLBACKEND=Agg
 export PNEUMO_WORK_DIR="${PNEUMO_WORK_DIR:-$(mktemp -d)}"
 echo "data: $PNEUMO_DATA_DIR  work: $PNEUMO_WORK_DIR"
 python -m pytest tests -q
-python -m pytest --nbval-lax -q notebooks
+deactivate
+bash scripts/run_notebooks_as_colab.sh

@@ -199,6 +199,31 @@ def test_bundle_and_docs_free_commands_run(tmp_path):
     assert str(log) in listed.stdout
 
 
+def test_clone_only_defaults_in_an_installed_package(monkeypatch, tmp_path, capsys):
+    """No clone around the package: clone-only commands say what to do; outputs go to the work folder."""
+    from pneumolib import config
+    from pneumolib.checkpoint import BUNDLED_CHECKPOINT
+    from pneumolib.cli import main
+
+    for name in ("PNEUMO_TEST_LOG", "PNEUMO_PROFILE", "PNEUMO_CHECKPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PNEUMO_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.setattr(config, "REPOSITORY_ROOT", tmp_path / "site-packages")
+    for argv in (["docs"], ["test-log", "--update-docs"], ["measure-gate"], ["evaluate", "--update-docs", "--offline"]):
+        assert main(argv) == 2, argv
+        assert "clone" in capsys.readouterr().err, argv
+    assert not (tmp_path / "work" / "test_access_log.csv").exists()  # refused before any look at the test split
+    assert main(["bundle", str(BUNDLED_CHECKPOINT)]) == 0
+    assert (tmp_path / "work" / BUNDLED_CHECKPOINT.name).is_file() and "left as it is" in capsys.readouterr().out
+
+
+def test_measure_gate_names_a_missing_non_xray_folder(tmp_path, capsys):
+    from pneumolib.cli import main
+
+    assert main(["measure-gate", "--non-xrays", str(tmp_path / "nowhere"), "--offline"]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
 def test_the_pipeline_commands_run_on_the_fixtures(fixture_build, tmp_path):
     """manifest -> train -> select -> finalize -> evaluate -> measure-gate, each as its own process."""
     data = str(fixture_build.root)

@@ -15,6 +15,51 @@ from pneumolib.data.manifest import (
 )
 
 
+def test_the_packaged_manifest_is_the_committed_one():
+    """The wheel ships a copy of the top-level reference split (pneumolib.resources): the same bytes."""
+    from conftest import REPO
+    from pneumolib.resources import packaged_manifest
+
+    committed, packaged = REPO / "data_manifest.csv", packaged_manifest()
+    assert packaged.read_bytes() == committed.read_bytes(), (
+        f"{packaged} differs from {committed}, the source of truth: run `python -m pneumolib manifest` (it refreshes "
+        f"both), or `cp data_manifest.csv {packaged.relative_to(REPO)}`")
+
+
+def test_a_clone_reads_its_top_level_manifest_an_installed_package_its_own_copy(monkeypatch, tmp_path):
+    from pneumolib import config
+    from pneumolib.data.manifest import default_manifest_path, manifest_output_path, refresh_packaged_manifest
+    from pneumolib.resources import packaged_manifest
+
+    for name in ("PNEUMO_MANIFEST", "PNEUMO_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PNEUMO_WORK_DIR", str(tmp_path / "work"))
+    committed = config.REPOSITORY_ROOT / "data_manifest.csv"
+    assert default_manifest_path() == manifest_output_path() == committed
+    monkeypatch.setattr(config, "REPOSITORY_ROOT", tmp_path / "site-packages")  # no clone around the package
+    assert default_manifest_path() == packaged_manifest()
+    assert len(load_manifest()) == 5856
+    assert manifest_output_path() == tmp_path / "work" / "data_manifest.csv"  # never inside the package
+    assert refresh_packaged_manifest(manifest_output_path()) is None
+    monkeypatch.setenv("PNEUMO_MANIFEST", str(tmp_path / "mine.csv"))
+    assert default_manifest_path() == manifest_output_path() == tmp_path / "mine.csv"
+
+
+def test_rewriting_the_reference_refreshes_the_packaged_copy(monkeypatch, tmp_path):
+    from pneumolib import config
+    from pneumolib.data import manifest as manifests
+
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "setup.py").write_text("")
+    (clone / "data_manifest.csv").write_text("path,label\n")
+    monkeypatch.setattr(config, "REPOSITORY_ROOT", clone)
+    monkeypatch.setattr(manifests, "packaged_manifest", lambda: tmp_path / "packaged.csv")
+    assert manifests.refresh_packaged_manifest(tmp_path / "elsewhere.csv") is None
+    assert manifests.refresh_packaged_manifest(clone / "data_manifest.csv") == tmp_path / "packaged.csv"
+    assert (tmp_path / "packaged.csv").read_text() == "path,label\n"
+
+
 def test_fixture_manifest_columns(fixture_build):
     manifest = fixture_build.manifest
     assert list(manifest.columns) == COLUMNS

@@ -6,7 +6,10 @@ import datetime as dt
 
 import pytest
 
-from pneumolib.evaluation.test_access import PROJECT_TEST_LOG, read_test_log, record_test_access, render_test_log, access_log_path
+from pneumolib import config
+from pneumolib.evaluation.test_access import (
+    access_log_path, project_test_log, read_test_log, record_test_access, render_test_log,
+)
 
 
 def test_record_appends_rows_with_the_checkpoint_hash(tmp_path):
@@ -25,15 +28,28 @@ def test_record_appends_rows_with_the_checkpoint_hash(tmp_path):
 
 def test_log_location(monkeypatch, tmp_path):
     monkeypatch.delenv("PNEUMO_TEST_LOG", raising=False)
+    monkeypatch.delenv("PNEUMO_PROFILE", raising=False)
     monkeypatch.setenv("PNEUMO_WORK_DIR", str(tmp_path))
     assert access_log_path() == tmp_path / "test_access_log.csv"
-    assert access_log_path(project=True) == PROJECT_TEST_LOG
+    assert access_log_path(project=True) == project_test_log() == config.REPOSITORY_ROOT / "docs" / "test_split_access.csv"
+    monkeypatch.setenv("PNEUMO_PROFILE", "quick")
+    assert access_log_path() == tmp_path / "quick" / "test_access_log.csv"  # a quick run's looks apart
     monkeypatch.setenv("PNEUMO_TEST_LOG", str(tmp_path / "x.csv"))
     assert access_log_path(project=True) == tmp_path / "x.csv"
 
 
+def test_an_installed_package_has_no_project_log(monkeypatch, tmp_path):
+    monkeypatch.delenv("PNEUMO_TEST_LOG", raising=False)
+    monkeypatch.delenv("PNEUMO_PROFILE", raising=False)
+    monkeypatch.setenv("PNEUMO_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.setattr(config, "REPOSITORY_ROOT", tmp_path / "site-packages")  # no clone around the package
+    assert access_log_path() == tmp_path / "work" / "test_access_log.csv"
+    with pytest.raises(config.CheckoutOnly, match="docs/test_split_access.csv.*clone"):
+        access_log_path(project=True)
+
+
 def test_project_log_is_readable_and_names_every_look():
-    table = read_test_log(PROJECT_TEST_LOG)
+    table = read_test_log(project_test_log())
     assert len(table) >= 1 and table["purpose"].str.len().gt(0).all()
     assert table["images"].astype(int).gt(0).all()
 

@@ -1,8 +1,8 @@
-"""The notebooks' set-up cell: installs the pinned release (or a local copy) in Colab and fails loudly."""
+"""The notebooks' set-up cell: installs what the notebook was written for in Colab and fails loudly."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -12,7 +12,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from pneumolib import REPOSITORY_URL, __version__
+from pneumolib import __version__, install_source
 
 REPO = Path(__file__).resolve().parents[1]
 SETUP = jupytext.read(REPO / "notebooks" / "01_download.py").cells[1].source  # the same in every notebook
@@ -29,15 +29,35 @@ class FakePip:
         return subprocess.CompletedProcess(command, self.returncode, "", self.stderr)
 
 
+class Distributions:
+    """``importlib.metadata.version('pneumolib')`` answers as the test says (installed or not)."""
+
+    def __init__(self, installed: bool) -> None:
+        self.installed = installed
+        self.real = importlib.metadata.version
+
+    def __call__(self, name: str) -> str:
+        if name == "pneumolib" and not self.installed:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return self.real(name)
+
+
 @pytest.fixture
 def colab(monkeypatch):
-    """Pretend to be Colab, with pneumolib not yet installed."""
+    """Pretend to be Colab, with pneumolib not yet installed; pip "installs" it."""
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pneumolib" else real(name, *a))
     monkeypatch.delenv("PNEUMOLIB_SOURCE", raising=False)
+    distributions = Distributions(installed=False)
+    monkeypatch.setattr(importlib.metadata, "version", distributions)
     pip = FakePip()
-    monkeypatch.setattr(subprocess, "run", pip)
+
+    def install(command, **kwargs):
+        result = pip(command, **kwargs)
+        distributions.installed = result.returncode == 0
+        return result
+
+    monkeypatch.setattr(subprocess, "run", install)
+    pip.distributions = distributions
     return pip
 
 
@@ -47,11 +67,26 @@ def run_cell() -> dict:
     return namespace
 
 
-def test_installs_the_release_the_notebook_was_written_for(colab, capsys):
+def test_installs_the_package_decision_and_the_version_it_was_written_for(colab, capsys):
+    namespace = run_cell()
+    assert colab.calls == [[sys.executable, "-m", "pip", "install", "-q", f"pneumolib[onnx] @ {install_source()}"]]
+    assert namespace["WRITTEN_FOR"] == __version__
+    out = capsys.readouterr().out
+    assert f"pneumolib {__version__} is ready" in out and "Note:" not in out
+
+
+def test_the_install_source_names_a_ref_that_holds_this_version():
+    """``main`` between releases, else the release's own tag: never a tag for another version."""
+    ref = install_source().rsplit("@", 1)[1]
+    assert ref in {"main", f"v{__version__}"}
+
+
+def test_a_wheel_named_by_pneumolib_source_is_installed_by_its_file_url(colab, monkeypatch, tmp_path):
+    wheel = tmp_path / f"pneumolib-{__version__}-py3-none-any.whl"
+    wheel.write_bytes(b"stands in for a wheel")
+    monkeypatch.setenv("PNEUMOLIB_SOURCE", str(wheel))
     run_cell()
-    assert colab.calls == [[sys.executable, "-m", "pip", "install", "-q",
-                            f"pneumolib[onnx] @ git+{REPOSITORY_URL}@v{__version__}"]]
-    assert f"pneumolib {__version__} is ready" in capsys.readouterr().out
+    assert colab.calls[0][-1] == f"pneumolib[onnx] @ {wheel.resolve().as_uri()}"
 
 
 def test_a_local_copy_is_installed_instead(colab, monkeypatch, tmp_path):
@@ -72,7 +107,22 @@ def test_a_failed_install_stops_the_cell_with_what_to_do(colab):
     colab.returncode, colab.stderr = 1, "ERROR: Could not find a version that satisfies the requirement"
     with pytest.raises(RuntimeError, match="Could not find a version") as error:
         run_cell()
-    assert "upload the repository" in str(error.value)
+    assert "!git clone https://github.com/pneumolib/pneumolib /content/pneumolib" in str(error.value)
+
+
+def test_a_folder_named_pneumolib_is_not_taken_for_the_package(colab, monkeypatch, tmp_path):
+    """A folder on sys.path called pneumolib imports as a namespace package: not an install."""
+    folder = tmp_path / "pneumolib"
+    folder.mkdir()
+    namespace = types.ModuleType("pneumolib")  # what `import pneumolib` gives for such a folder
+    namespace.__path__ = [str(folder)]
+    monkeypatch.setitem(sys.modules, "pneumolib", namespace)
+    colab.returncode = 1  # not installed, so the cell installs; offline that fails with what to do
+    with pytest.raises(RuntimeError, match="Installing pneumolib"):
+        run_cell()
+    colab.distributions.installed = True  # installed, but the folder still shadows the package
+    with pytest.raises(RuntimeError, match=f"a folder named pneumolib at {folder} is not the package"):
+        run_cell()
 
 
 def test_an_install_that_does_not_import_stops_the_cell(colab, monkeypatch):
@@ -89,3 +139,12 @@ def test_outside_colab_and_when_installed_nothing_is_installed(monkeypatch, caps
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     run_cell()  # in Colab, re-running after a good install: pneumolib is found, pip is not called
     assert pip.calls == []
+
+
+def test_a_version_other_than_the_notebooks_is_named(monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    import pneumolib
+
+    monkeypatch.setattr(pneumolib, "__version__", "9.9.9")
+    run_cell()
+    assert f"this notebook was written for pneumolib {__version__}; 9.9.9 is installed" in capsys.readouterr().out

@@ -38,10 +38,13 @@ def test_committed_outputs_hold_no_local_paths(name):
             assert not LOCAL_PATH.search(text), f"{name}: an output shows a local path: {LOCAL_PATH.search(text)[0]}"
 
 
-def test_every_notebook_has_the_same_set_up_cell_pinned_to_this_release():
+def test_every_notebook_has_the_same_set_up_cell_installing_the_package_decision():
+    from pneumolib import install_source
+
     setups = [jupytext.read(NOTEBOOKS / f"{name}.py").cells[1].source for name in NAMES]
     assert all(setup == setups[0] for setup in setups)
-    assert f'"git+{REPOSITORY_URL}@v{__version__}"' in setups[0]
+    assert f'INSTALL_FROM = "{install_source()}"' in setups[0]
+    assert f'WRITTEN_FOR = "{__version__}"' in setups[0]
 
 
 def test_badges_point_at_the_repository():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pneumolib.config import REPOSITORY_ROOT
+from pneumolib.config import checkout_root, work_dir
 from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE, connected_groups, find_duplicate_pairs
 from pneumolib.data.locate import find_dataset_root, list_images
 from pneumolib.data.naming import UnrecognisedFileName, parse_file_name
@@ -26,8 +27,8 @@ from pneumolib.data.source_listing import list_source
 from pneumolib.data.source_split import assign_source_splits, cross_source_duplicates
 from pneumolib.data.sources import BASE_SOURCE, ExtraSource, write_sources
 from pneumolib.data.split import assign_splits
+from pneumolib.resources import MANIFEST_FILE_NAME, packaged_manifest
 
-MANIFEST_FILE_NAME = "data_manifest.csv"
 MANIFEST_ENV = "PNEUMO_MANIFEST"
 SOURCE_MANIFEST_NAME = "MANIFEST.csv"
 COLUMNS = [
@@ -243,12 +244,46 @@ def write_manifest(manifest: pd.DataFrame, path: str | os.PathLike, sources: Seq
     return path
 
 
+def committed_manifest_path() -> Path | None:
+    """The project's reference split, ``data_manifest.csv`` at a clone's top; None in an installed package."""
+    root = checkout_root()
+    return root / MANIFEST_FILE_NAME if root is not None else None
+
+
 def default_manifest_path() -> Path:
-    """``$PNEUMO_MANIFEST`` or the committed ``data_manifest.csv`` at the repository's top."""
+    """The manifest every step reads: ``$PNEUMO_MANIFEST``, else the reference split.
+
+    The reference is the clone's top-level ``data_manifest.csv`` (its source of truth) or, in an
+    installed package, the copy shipped inside it (:mod:`pneumolib.resources`): the same bytes.
+    """
     env = os.environ.get(MANIFEST_ENV)
     if env:
         return Path(env)
-    return REPOSITORY_ROOT / MANIFEST_FILE_NAME
+    committed = committed_manifest_path()
+    return committed if committed is not None and committed.is_file() else packaged_manifest()
+
+
+def manifest_output_path() -> Path:
+    """Where ``python -m pneumolib manifest`` writes without ``--out``.
+
+    ``$PNEUMO_MANIFEST``, else the clone's reference (re-deriving the project's split), else,
+    in an installed package, ``<work folder>/data_manifest.csv``: never inside the package.
+    """
+    env = os.environ.get(MANIFEST_ENV)
+    if env:
+        return Path(env)
+    committed = committed_manifest_path()
+    return committed if committed is not None else work_dir() / MANIFEST_FILE_NAME
+
+
+def refresh_packaged_manifest(written: str | os.PathLike) -> Path | None:
+    """Copy a rewritten reference split into the package's copy; None when ``written`` is not the reference."""
+    committed = committed_manifest_path()
+    if committed is None or Path(written).resolve() != committed.resolve():
+        return None
+    target = packaged_manifest()
+    shutil.copyfile(committed, target)
+    return target
 
 
 def load_manifest(path: str | os.PathLike | None = None) -> pd.DataFrame:

@@ -5,9 +5,11 @@ in disguise. The project's rule: a model is chosen on val and stress val only, t
 test once, and every look is written here so that the model card can list them. Each row holds
 the date, the checkpoint's file name and sha256, the purpose, and how many test films were read.
 
-Where the log lives: ``$PNEUMO_TEST_LOG`` if set, else ``<work dir>/test_access_log.csv``; the
+Where the log lives: ``$PNEUMO_TEST_LOG`` if set, else ``<work dir>/test_access_log.csv`` (the
+active profile's work folder: a quick run's looks are listed apart from a full run's); the
 project's own log (``docs/test_split_access.csv``) is what ``evaluate --update-docs`` writes to
-and what the model card lists.
+and what the model card lists. Only a clone has it: an installed package logs to the work folder,
+and asking it for the project's log raises :class:`~pneumolib.config.CheckoutOnly`.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from pneumolib.config import REPOSITORY_ROOT, work_dir
+from pneumolib.config import project_file, work_dir
 from pneumolib.data.hashing import file_sha256
 
 TEST_LOG_ENV = "PNEUMO_TEST_LOG"
-PROJECT_TEST_LOG = REPOSITORY_ROOT / "docs" / "test_split_access.csv"
 FIELDS = ("date", "checkpoint", "sha256", "purpose", "images")
+
+
+def project_test_log() -> Path:
+    """The project's log in this clone; :class:`~pneumolib.config.CheckoutOnly` in an installed package."""
+    return project_file(Path("docs", "test_split_access.csv"), "the project's test-split access log (--update-docs)")
 
 
 def access_log_path(project: bool = False) -> Path:
@@ -32,7 +38,7 @@ def access_log_path(project: bool = False) -> Path:
     env = os.environ.get(TEST_LOG_ENV)
     if env:
         return Path(env)
-    return PROJECT_TEST_LOG if project else work_dir() / "test_access_log.csv"
+    return project_test_log() if project else work_dir() / "test_access_log.csv"
 
 
 def record_test_access(checkpoint: str | os.PathLike, purpose: str, images: int,

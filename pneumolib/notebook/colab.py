@@ -16,6 +16,8 @@ from pathlib import Path
 from pneumolib.config import COLAB_DRIVE_DIR, WORK_DIR_ENV, cache_dir, work_dir
 
 DRIVE_MOUNT_POINT = "/content/drive"
+RUNTIME_ONLY = ("Checkpoints, reports and caches are lost when this runtime ends (closed, idle too long, or "
+                "reset), so a later notebook in a new runtime uses the bundled model, not the one trained here.")
 
 
 def in_colab() -> bool:
@@ -39,8 +41,9 @@ class StorageChoice:
 def mount_drive(use_drive: bool = True) -> StorageChoice:
     """Mount Google Drive in Colab (asks for permission once per runtime); a no-op elsewhere.
 
-    ``use_drive=False`` keeps everything on the runtime's disk (lost when it ends). Skipped
-    outside Colab, in CI (``$CI`` set) and when ``$PNEUMO_WORK_DIR`` already names a folder.
+    ``use_drive=False`` keeps everything on the runtime's disk (lost when it ends), and so does
+    declining the permission pop-up: that never stops Run all. Skipped outside Colab, in CI
+    (``$CI`` set) and when ``$PNEUMO_WORK_DIR`` already names a folder.
     """
     if not in_colab():
         why = "not running in Colab: nothing to mount"
@@ -49,14 +52,27 @@ def mount_drive(use_drive: bool = True) -> StorageChoice:
     elif os.environ.get("CI"):
         why = "CI run: Drive not mounted"
     elif not use_drive:
-        why = "USE_DRIVE is False: everything stays on this runtime's disk and is lost when it ends"
+        why = f"USE_DRIVE is False: everything stays on this runtime's disk. {RUNTIME_ONLY}"
     else:
-        if not COLAB_DRIVE_DIR.is_dir():
-            from google.colab import drive
-
-            drive.mount(DRIVE_MOUNT_POINT)
-        mounted = COLAB_DRIVE_DIR.is_dir()
-        why = ("Drive mounted: checkpoints and reports survive this runtime; notebooks 04-06 find them"
-               if mounted else "Drive could not be mounted: everything stays on this runtime's disk")
-        return StorageChoice(mounted, work_dir(), cache_dir(), why)
+        declined = None if COLAB_DRIVE_DIR.is_dir() else _try_mount()
+        if declined is None and COLAB_DRIVE_DIR.is_dir():
+            why = "Drive mounted: checkpoints and reports survive this runtime; notebooks 04-06 find them"
+            return StorageChoice(True, work_dir(), cache_dir(), why)
+        why = (f"Drive {declined or 'was not mounted'}: everything stays on this runtime's disk. {RUNTIME_ONLY} "
+               "To keep them, run this cell again and allow access to Google Drive.")
     return StorageChoice(False, work_dir(), cache_dir(), why)
+
+
+def _try_mount() -> str | None:
+    """Ask for Drive; None when mounted, else what happened (a refusal, a closed pop-up, a failure).
+
+    Colab raises when the learner declines (``MessageError``, ``ValueError`` ...): any exception
+    from ``drive.mount`` is a decline, so Run all goes on with the runtime's disk instead of stopping.
+    """
+    try:
+        from google.colab import drive
+
+        drive.mount(DRIVE_MOUNT_POINT)
+    except Exception as error:  # noqa: BLE001 - whatever Colab raises, the learner said no or Drive is away
+        return f"access was declined or failed ({type(error).__name__}: {error})"
+    return None
