@@ -28,26 +28,40 @@
 # > **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must never be used to diagnose, treat or triage a patient.
 
 # %%
-# Set-up: in Colab, install pneumolib (the release this notebook was written for), then check
-# that it imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
-import importlib, importlib.util, os, subprocess, sys
+# Set-up: in Colab, install the pneumolib this notebook was written for, then check that it
+# imports. Safe to run again. On your own machine, `pip install -e .[onnx]` in a clone first.
+import importlib, importlib.metadata, os, pathlib, subprocess, sys
+WRITTEN_FOR = "0.1.0"  # the pneumolib version of this notebook's code and outputs
+INSTALL_FROM = "git+https://github.com/pneumolib/pneumolib@main"  # the README's "Releases" says when this moves
 IN_COLAB = "google.colab" in sys.modules
-# an uploaded (or Drive) copy of the repository at /content/pneumolib is used instead of the release
-SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (
-    "/content/pneumolib" if os.path.isfile("/content/pneumolib/setup.py") else "git+https://github.com/pneumolib/pneumolib@v0.1.0")
-if IN_COLAB and importlib.util.find_spec("pneumolib") is None:
-    target = ["-e", SOURCE + "[onnx]"] if os.path.isdir(SOURCE) else ["pneumolib[onnx] @ " + SOURCE]
+LOCAL_COPY = pathlib.Path("/content/pneumolib")  # a clone or upload of the repository, used instead
+SOURCE = os.environ.get("PNEUMOLIB_SOURCE") or (str(LOCAL_COPY) if (LOCAL_COPY / "setup.py").is_file() else INSTALL_FROM)
+def installed_version():
+    try:
+        return importlib.metadata.version("pneumolib")  # distribution metadata: a folder named pneumolib is not an install
+    except importlib.metadata.PackageNotFoundError:
+        return None
+if IN_COLAB and installed_version() is None:
+    local = pathlib.Path(SOURCE)
+    target = (["-e", f"{local}[onnx]"] if local.is_dir() else [f"pneumolib[onnx] @ {local.resolve().as_uri()}"]
+              if local.is_file() else [f"pneumolib[onnx] @ {SOURCE}"])  # a folder, a wheel, or a URL
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *target], capture_output=True, text=True)
     if pip.returncode != 0:
-        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\n"
-                           "Check that this runtime has internet, or upload the repository to "
-                           "/content/pneumolib (or set PNEUMOLIB_SOURCE) and run this cell again.")
+        raise RuntimeError(f"Installing pneumolib from {SOURCE} failed:\n{pip.stderr[-1500:]}\nCheck that this runtime "
+                           "has internet (Runtime > Change runtime type), or put a copy of the repository at "
+                           f"{LOCAL_COPY}: run `!git clone https://github.com/pneumolib/pneumolib {LOCAL_COPY}` in a "
+                           "new cell (or upload it there), then run this cell again.")
     importlib.invalidate_caches()
 try:
     import pneumolib
-except ImportError as error:
-    raise RuntimeError("pneumolib is not installed. In Colab run this cell again; elsewhere run "
-                       "`pip install -e .[onnx]` in a clone of the repository.") from error
+except ImportError:
+    pneumolib = None
+if installed_version() is None or getattr(pneumolib, "__file__", None) is None:
+    raise RuntimeError("pneumolib is not installed" + (f" (a folder named pneumolib at {pneumolib.__path__[0]} is "
+                       "not the package)" if pneumolib is not None else "") + ". In Colab run this cell again; "
+                       "elsewhere run `pip install -e .[onnx]` in a clone of the repository.")
+if pneumolib.__version__ != WRITTEN_FOR:
+    print(f"Note: this notebook was written for pneumolib {WRITTEN_FOR}; {pneumolib.__version__} is installed.")
 print(f"pneumolib {pneumolib.__version__} is ready")
 # %matplotlib inline
 
@@ -89,13 +103,15 @@ checkpoint, source = find_checkpoint()
 engine, model, metadata = engine_for_checkpoint(checkpoint)  # ONNX Runtime on a CPU, PyTorch on a GPU
 print(f"model: {checkpoint.name} ({source}); inference engine: {engine.name}")
 print(f"{metadata['architecture']} at {metadata['image_size']} px; Grad-CAM layer: {target_layer_name(model)}")
+fill = metadata.get("explanation", {}).get("occlusion_fill", "blur")  # chosen on val by finalize (notebook 03)
+print(f"occlusion fill: {fill} ({metadata.get('explanation', {}).get('chosen_on', 'the default: not chosen on val')})")
 
 # %% [markdown]
 # ## How Grad-CAM works
 #
 # The last convolutional stage of the network outputs a stack of **feature maps**: 1280 channels,
-# each a coarse grid over the film (7x7 cells at 224 px input: each cell stands for a 32x32 px
-# patch of the input, a much larger one of the original film, and sees well beyond it). The
+# each a coarse grid over the film (the cell below prints its size for the model loaded here: 7x7
+# cells for a plain EfficientNet at 224 px, 14x14 when the last stage keeps stride 16). The
 # classifier averages each channel over the grid and weighs the averages into a score per class.
 # Grad-CAM (Selvaraju et al. 2017) asks which cells pushed one class's score up:
 #
@@ -103,18 +119,60 @@ print(f"{metadata['architecture']} at {metadata['image_size']} px; Grad-CAM laye
 # 2. average it over the grid: one **weight per channel** (how much that channel matters for the class);
 # 3. add up the feature maps with those weights and keep only the positive part (**ReLU**): cells
 #    that speak *for* the class;
-# 4. **upsample** the 7x7 grid to the input size (bilinear) and scale it to [0, 1].
+# 4. **upsample** the grid to the input size (bilinear) and scale it to [0, 1].
 #
-# Then the square map is stretched back onto the original film, undoing the squash the model's
-# input went through. Three consequences to keep in mind: the map is **coarse** (a 7x7 grid
-# smoothed, not pixel detail); it is **per class** (the map for "pneumonia" and the one for "normal"
-# differ); and it is scaled **per film** (red means "most, within this film", not "strongly").
+# For this classifier steps 1-2 need no backward pass: its head is an average over the grid followed
+# by one linear layer, so the gradient is the same in every cell (the class's weight for that
+# channel, divided by the number of cells), and step 2 just reads the head's weights. The whole map
+# is then a few lines on the feature map of the ordinary prediction, shown here on the sample film
+# shipped with pneumolib (the package does the same, and its tests check it equals the
+# `pytorch-grad-cam` library's Grad-CAM):
+
+# %%
+import numpy as np
+from pneumolib.data.images import read_grayscale
+from pneumolib.data.preprocess import canonical_image
+from pneumolib.engine import to_model_input
+from pneumolib.samples import SAMPLE_FILM
+
+film = read_grayscale(SAMPLE_FILM)  # a child with bacterial pneumonia, from the official test split
+image = canonical_image(film, metadata["image_size"], metadata["jpeg_quality"])  # what the model reads
+features = engine.run(to_model_input(image[None]), ("feature_map",))["feature_map"][0]  # (channels, h, w)
+weights = model.head.weight.detach().float().numpy()[1]   # the head's weight per channel for "pneumonia"
+cam = np.maximum(np.tensordot(weights, features, axes=1), 0)  # weighted sum of the channels, then ReLU
+cam = (cam - cam.min()) / (cam.max() - cam.min() + 1e-7)  # scaled to [0, 1] within this film
+print(f"feature maps: {features.shape[0]} channels on a {features.shape[1]}x{features.shape[2]} grid; "
+      f"each cell stands for {metadata['image_size'] // features.shape[1]} input pixels square")
+
+# %% [markdown]
+# Then the map is upsampled and stretched back onto the original film, undoing the squash the
+# model's input went through. Three consequences to keep in mind: the map is **coarse** (the grid
+# above, smoothed, not pixel detail); it is **per class** (the map for "pneumonia" and the one for
+# "normal" differ); and it is scaled **per film** (red means "most, within this film", not "strongly").
 #
-# A shortcut for this classifier: its head is an average over the grid followed by one linear
-# layer, so the gradient in step 1 is the same in every cell (the class's weight for that channel,
-# divided by the number of cells). Step 2 therefore just reads the head's weights, and no backward
-# pass is needed: pneumolib computes the map straight from the feature maps of the ordinary
-# prediction (the tests check it equals the `pytorch-grad-cam` library's Grad-CAM).
+# ## Where does the call rest? Six lung zones, hidden one at a time
+#
+# A heatmap shows where features the head weighs were strong; it does not prove the call depends on
+# them. **Occlusion** asks the model: hide one region, score the film again, read the drop in
+# P(pneumonia). Radiologists describe lungs by **zone**: each lung cut into upper, middle and lower
+# thirds of its height, sides named as the patient's (the patient's right lung is on the image's
+# left). pneumolib segments the lungs (or falls back to an anatomical prior where that fails), cuts
+# six zones, hides each with the fill chosen on val (the one that moves films called normal the
+# least: it removes evidence without adding any) and scores the film and its six occlusions in one
+# batch. This is what the API returns as `regions` with the heatmap.
+
+# %%
+from pneumolib.explain.occlusion import zone_report
+from pneumolib.explain.overlay import resize_heatmap
+from pneumolib.explain.zone_figures import zone_figure
+from pneumolib.explain.zones import lung_zones
+
+zones = lung_zones(image)
+square = resize_heatmap(cam, image.shape)
+report = zone_report(engine, image / 255.0, zones, fill, float(metadata["temperature"]), square)
+called = report.probability >= metadata["operating_points"]["screening"]["threshold"]
+fig = zone_figure(image, square, zones, report, called)
+fig
 
 # %% [markdown]
 # ## Explain the whole test split
@@ -175,15 +233,19 @@ fig
 # The test: re-initialise every layer of a copy of the model, explain the same films (same class)
 # with both, and compare the two maps with the **Spearman rank correlation** (rankings, because the
 # maps' scale is arbitrary). Near 0: the map depends on the learned weights (the check passes). Near
-# 1: it would look the same whatever the model had learned. Passing says the map *reflects the
-# model*; it does not say the model looks at the right thing: that is the next section's question.
+# 1: it would look the same whatever the model had learned. Look at the per-film values as well as
+# the mean: a mean near 0 can hide films at +0.4 and others at -0.4, and a single film's map that
+# stays close to its randomised twin deserves a look. Passing says the map *reflects the model*; it
+# does not say the model looks at the right thing: that is the next sections' question.
 # (With the quick profile's 3x3 maps a correlation over so few cells swings widely from film to
 # film.)
 
 # %%
 check = study.randomisation(model, n=8)
 fig = figures.randomisation_figure(check, root)
-print(f"mean Spearman rho, trained vs randomised model: {check.mean:.2f} over {len(check.paths)} films")
+rho = check.rho[~np.isnan(check.rho)]
+print(f"Spearman rho, trained vs randomised model, over {len(check.paths)} films: mean {check.mean:.2f}, "
+      f"per film from {rho.min():.2f} to {rho.max():.2f}" if rho.size else "no film had two non-constant maps")
 fig
 
 # %%
@@ -195,9 +257,11 @@ check.table().round(3)
 # Pneumonia is in the lungs, so evidence for it should be too. The **lung-focus share** is the
 # fraction of a map's mass inside the lung outline. It is a *mass* share: a map spread evenly over
 # the film would score the outline's area fraction (roughly 0.2-0.35 on these films), not 0.5, so
-# the reference is the dotted line (left) and the diagonal (right), not one half. The second
-# column of the table below does the same for the **four corner squares** (a quarter of the film,
-# where the "R"/"L" side markers and the film's edges are): a uniform map puts 25 % of its mass there.
+# the reference is the dotted line (left) and the diagonal (right), not one half. The column
+# `mean corner share (uniform 0.25)` of the table below does the same for the **four corner squares**
+# (a quarter of the film, where the "R"/"L" side markers and the film's edges are): a uniform map
+# puts 25 % of its mass there. Read the rows of films **called pneumonia** (TP, FP) first: those
+# maps are the ones that should point at consolidation.
 #
 # **How the lung outline is made** (`pneumolib.explain.lung_mask`): no lung-segmentation model can be
 # downloaded offline, so it is classical image processing: contrast normalisation, a dark-pixel
@@ -229,6 +293,41 @@ study.summary().round(3)
 Markdown(describe_focus(study))
 
 # %% [markdown]
+# ## Is the map what the model used? Deletion, laterality, zones
+#
+# Three measures on the films called pneumonia (`pneumolib.explain.faithfulness`), each hiding pixels
+# with the same val-chosen fill:
+#
+# * **Deletion:** hide the hottest pixels of the map (5 % to 50 % of the lung area) and compare the
+#   drop in P(pneumonia) with hiding random smooth blobs of the lungs of the same area. A map that
+#   marks what the call rests on gives the larger drop (solid line above dashed).
+# * **Laterality:** is the lung holding more heat the lung whose occlusion lowers P(pneumonia) more?
+# * **Zones:** which of the six zones carries the call, by group: bacterial and viral pneumonia, and
+#   normal films called pneumonia (false positives).
+#
+# What to look for: the solid curve well above the dashed one; laterality well above one half;
+# bacterial pneumonia (often lobar, one zone) concentrated on fewer zones than viral (often
+# diffuse, both sides).
+
+# %%
+from pneumolib.explain.describe import describe_faithfulness
+from pneumolib.explain.faithfulness import faithfulness_of_study
+from pneumolib.explain.zone_figures import deletion_figure, top_zone_figure
+
+manifest = manifest_for_data(root)
+subtypes = dict(zip(manifest["path"], manifest["subtype"].fillna("")))
+faith = faithfulness_of_study(engine, study, subtypes, fill)
+fig = deletion_figure({checkpoint.stem: faith})
+fig
+
+# %%
+fig = top_zone_figure(faith)
+fig
+
+# %%
+Markdown(describe_faithfulness(faith))
+
+# %% [markdown]
 # ## The films whose heatmap falls mostly outside the lungs
 #
 # Every film with less than half its heatmap mass inside the lung outline, worst first (the full list
@@ -256,8 +355,8 @@ fig
 # * **It is not a lesion segmentation.** Grad-CAM shows which regions raised the score of one class
 #   in this model, not where the pneumonia is. Nobody trained it on outlines of consolidation, and
 #   a red blob on a lung is not a finding.
-# * **It is coarse.** A 7x7 grid (3x3 in the quick profile), smoothed: it can point to a region of a
-#   lung, never to a structure in it. Fine detail in the overlay comes from the film, not the map.
+# * **It is coarse.** The grid printed above, smoothed: it can point to a zone of a lung, never to a
+#   structure in it. Fine detail in the overlay comes from the film, not the map.
 # * **It is relative.** Each map is scaled to [0, 1] on its own: a red area on a film called normal
 #   at probability 0.02 is as red as one on a film called pneumonia at 0.99.
 # * **It shows what the model used, which may be a shortcut.** In this data set the films come from
@@ -268,9 +367,13 @@ fig
 #   for the model loaded here; if the maps are mostly off the lungs, the honest reading is that the
 #   model's accuracy partly rests on cues that will not carry over to another hospital, and the
 #   evaluation of notebook 04 overstates how it would do there.
-# * **It is one method's view.** The randomisation check says the maps depend on the weights; it does
-#   not guarantee they capture everything the model uses. Other methods (Grad-CAM++, LayerCAM,
-#   occlusion) can disagree.
+# * **It is one method's view.** The randomisation check says the maps depend on the weights, and the
+#   deletion and laterality figures say how far they match what the model uses; they do not
+#   guarantee the map captures everything. Where map and occlusion disagree, trust the occlusion:
+#   it is the model's own answer to "what if this zone were not there?".
+# * **Zones are approximate.** They come from a classical lung outline or, where that fails, an
+#   ellipse where lungs usually lie (`mask_source`); on a rotated or widely framed film a zone can
+#   miss its lung.
 # * **It does not make a prediction trustworthy.** A plausible-looking map on a wrong prediction is
 #   still a wrong prediction, and a plausible map on a right one does not prove the reasoning was
 #   sound.

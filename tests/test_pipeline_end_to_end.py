@@ -101,6 +101,7 @@ def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
     card.write_text("<!-- results:training:start -->\n<!-- results:training:end -->\n"
                     "<!-- results:model_card:start -->\nSTALE-TEXT\n<!-- results:model_card:end -->\n"
                     "<!-- results:stress_val:start -->\n<!-- results:stress_val:end -->\n"
+                    "<!-- results:heatmaps:start -->\n<!-- results:heatmaps:end -->\n"
                     "<!-- results:test_access:start -->\n<!-- results:test_access:end -->\n")
     update_documents(evaluation, readme, card, test_log=log)
     text = readme.read_text()
@@ -111,6 +112,10 @@ def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
     logged = read_test_log(log)  # the look at test is on record, and the card lists it
     assert list(logged["purpose"]) == ["end-to-end test"] and logged.loc[0, "sha256"] == report["model"]["sha256"]
     assert "end-to-end test" in card.read_text() and "histogram equalisation" in card.read_text()
+    heatmaps = report["heatmaps"]  # measured within the same look at test
+    assert heatmaps["films"] == len(test) and heatmaps["films_called_pneumonia"] <= len(test)
+    assert [row["share_of_lung_area"] for row in heatmaps["deletion_curve"]] == [0.05, 0.1, 0.2, 0.3, 0.5]
+    assert f"{heatmaps['films_called_pneumonia']} films were called pneumonia" in card.read_text()
 
     # the same sections again from the report saved beside the weights, without reading test
     import shutil

@@ -119,6 +119,18 @@ def test_upload_shows_prediction_heatmap_and_slider(page, server) -> None:
     assert base_width > 0 and base_width / base_height == pytest.approx(overlay_width / overlay_height, rel=0.02)
     assert page.is_visible("#overlay") and page.is_visible("#base")
 
+    # the six lung zones: outlines over the film and each one's effect on the call, largest first
+    with_map = httpx.post(f"{server.url}/predict", params={"heatmap": "true"}, timeout=60,
+                          files={"file": (PNEUMONIA_XRAY.name, PNEUMONIA_XRAY.read_bytes())}).json()
+    assert page.locator("#zones-svg polygon").count() == 6 and page.is_visible("#zones")
+    listed = page.locator("#zones-list li").all_inner_texts()
+    assert [line.split()[0] + " " + line.split()[1] for line in listed] == [z["zone"] for z in with_map["regions"]["zones"]]
+    assert page.inner_text("#zones-summary") == with_map["regions"]["summary"]
+    assert "not a diagnosis" in page.inner_text("#zones-note")
+    svg_box = page.eval_on_selector("#zones-svg", "svg => [svg.getBoundingClientRect().width, svg.getBoundingClientRect().height]")
+    box = page.eval_on_selector("#overlay", "image => [image.getBoundingClientRect().width, image.getBoundingClientRect().height]")
+    assert svg_box == pytest.approx(box, abs=1)  # the outlines lie over the film, not beside it
+
     assert page.eval_on_selector("#overlay", "image => getComputedStyle(image).opacity") == "1"
     page.fill("#opacity", "30")
     assert page.eval_on_selector("#overlay", "image => getComputedStyle(image).opacity") == "0.3"
@@ -132,7 +144,7 @@ def test_upload_shows_prediction_heatmap_and_slider(page, server) -> None:
 
     page.uncheck("#heatmap")
     page.wait_for_selector("#overlay", state="hidden")
-    assert page.is_hidden("#slider-row") and page.is_visible("#base")
+    assert page.is_hidden("#slider-row") and page.is_visible("#base") and page.is_hidden("#zones")
     assert all(url.startswith((server.url, "data:", "blob:")) for url in page.requests)
 
 

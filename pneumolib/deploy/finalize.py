@@ -39,6 +39,7 @@ from pneumolib.models.factory import ARCHITECTURES
 from pneumolib.data.augment import AugmentConfig
 from pneumolib.data.arrays import load_split
 from pneumolib.deploy.decisions import decide
+from pneumolib.explain.occlusion import fit_occlusion_fill
 from pneumolib.gate.fit import fit_gate
 
 
@@ -78,6 +79,9 @@ def finalize_checkpoint(
                                   splits["train"].images, splits["val"].images, val_originals, size, quality,
                                   augment, device=device, progress=progress)
 
+    default_threshold = decisions["operating_points"][DEFAULT_OPERATING_POINT]["threshold"]
+    explanation = fit_occlusion_fill(engine, splits["val"].images, calibrated < default_threshold, temperature)
+
     metadata = dict(metadata)
     metadata.update({
         **decisions,
@@ -91,6 +95,7 @@ def finalize_checkpoint(
             "val_images": int(len(val_y)),
         },
         "ood_gate": gate_summary,
+        "explanation": explanation,
     })
     payload = read_checkpoint(checkpoint)
     save_checkpoint(out, model, metadata, ood_gate=gate.to_state(), history=payload.get("history", []))

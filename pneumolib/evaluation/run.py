@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -55,7 +56,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
                         n_resamples: int = 2000, max_images: int | None = None,
                         cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
                         progress: bool = True, purpose: str = "evaluate",
-                        test_log: str | os.PathLike | None = None) -> Evaluation:
+                        test_log: str | os.PathLike | None = None, heatmaps: bool = True) -> Evaluation:
     """Score val and test, build the report, and record the look at test in the access log.
 
     Only a finalized checkpoint is evaluated: its temperature and operating points were decided
@@ -68,7 +69,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
         raise ValueError(f"{checkpoint} is not finalized: its temperature and operating points are decided on val "
                          "and stress val by `python -m pneumolib finalize CHECKPOINT OUT`; evaluate OUT. The test "
                          "split was not read.")
-    engine, _model, metadata = engine_for_checkpoint(checkpoint, device)
+    engine, model, metadata = engine_for_checkpoint(checkpoint, device)
     metadata = {**metadata, "history": payload.get("history", [])}
     del payload  # the weights now live in the engine
     kermany = manifest[manifest["source"].eq(BASE_SOURCE)]
@@ -77,6 +78,9 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
                                         progress)}
     record_test_access(checkpoint, purpose, len(tables["test"]), test_log)
     report = build_report(tables["val"], tables["test"], metadata, n_resamples=n_resamples, progress=progress)
+    if heatmaps:  # within the same look: the heatmap figures the README and model card quote
+        report["heatmaps"] = test_heatmap_summary(engine, model, metadata, kermany, data_root, max_images, cache_dir,
+                                                  progress)
     report["test_by_source"] = {}
     for source in external_test_sources(manifest):
         rows = manifest[manifest["source"].eq(source)]
@@ -98,6 +102,20 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
         "subset": max_images,
     }
     return Evaluation(report, metadata, tables)
+
+
+def test_heatmap_summary(engine: Engine, model: torch.nn.Module, metadata: dict[str, Any], manifest: pd.DataFrame,
+                         data_root: DataRoot, max_images: int | None, cache_dir: str | os.PathLike | None,
+                         progress: bool) -> dict[str, Any]:
+    """:func:`pneumolib.explain.summary.heatmap_summary` on the Kermany test split."""
+    from pneumolib.explain.study import film_reader
+    from pneumolib.explain.summary import heatmap_summary
+
+    data = load_split(manifest, "test", data_root, metadata["image_size"], metadata["jpeg_quality"], max_images,
+                      cache_dir, progress)
+    subtypes = dict(zip(manifest["path"], manifest["subtype"].fillna("")))
+    return heatmap_summary(engine, model, metadata, np.asarray(data.images), data.labels, list(data.rows["path"]),
+                           subtypes, film_reader(data_root), progress=progress)
 
 
 def external_test_sources(manifest: pd.DataFrame) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from pneumolib import CLASS_NAMES
+from pneumolib.explain.faithfulness import FaithfulnessStudy
 from pneumolib.explain.study import CORNER_FRACTION, OUTCOMES, GradCamStudy
 
 
@@ -40,6 +41,14 @@ def focus_summary(table: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
 SAME_MARGIN = 0.05
 
 
+def _verdict(inside: float, chance: float) -> str:
+    if inside > chance + SAME_MARGIN:
+        return "more than chance" + (", though most of the mass lies outside them" if inside < 0.5 else "")
+    if inside < chance - SAME_MARGIN:
+        return "**less than chance**: the maps avoid the lungs"
+    return "**no better than chance**"
+
+
 def describe_focus(study: GradCamStudy, threshold: float = 0.5) -> str:
     """The lung-focus numbers in plain words (Markdown), whatever they turn out to be."""
     table = study.table
@@ -51,16 +60,7 @@ def describe_focus(study: GradCamStudy, threshold: float = 0.5) -> str:
                 if zero else "")]
     if defined.empty:
         return "\n".join(lines)
-    inside, uniform = defined["inside_share"].mean(), defined["mask_fraction"].mean()
-    if inside > uniform + SAME_MARGIN:
-        verdict = ("The maps lean towards the lungs, more than chance" +
-                   (", though most of their mass still lies outside them." if inside < 0.5 else "."))
-    elif inside < uniform - SAME_MARGIN:
-        verdict = "That is **less than chance**: on average the maps avoid the lungs."
-    else:
-        verdict = "That is **no better than chance**: on average the maps are not drawn to the lungs."
-    lines.append(f"- On average **{inside:.0%}** of a heatmap's mass lies inside the lung outline; a heatmap spread "
-                 f"evenly over the film would put **{uniform:.0%}** there. {verdict}")
+    uniform = defined["mask_fraction"].mean()
     outside = int((defined["inside_share"] < threshold).sum())
     caveat = (f" (a uniform map would be among them: the outline covers only {uniform:.0%} of a film, so look at "
               "how far below that a film falls)" if uniform < threshold else "")
@@ -70,9 +70,41 @@ def describe_focus(study: GradCamStudy, threshold: float = 0.5) -> str:
         part = defined[defined["predicted"] == called]
         if part.empty:
             continue
+        inside, chance = part["inside_share"].mean(), part["mask_fraction"].mean()
         corner = part["corner_share"].mean()
         note = (" (more than a uniform map: look for side markers and the film's edges in the galleries)"
                 if corner > 4 * CORNER_FRACTION**2 + SAME_MARGIN else "")
-        lines.append(f"- Films called {name} ({len(part)}): {part['inside_share'].mean():.0%} of the mass inside the "
-                     f"lungs, {corner:.0%} in the four corners (a uniform map: {4 * CORNER_FRACTION**2:.0%}){note}.")
+        lines.append(f"- Films called {name} ({len(part)}): **{inside:.0%}** of the mass inside the lungs against "
+                     f"{chance:.0%} for a uniform map: {_verdict(inside, chance)}; {corner:.0%} in the four corners "
+                     f"(a uniform map: {4 * CORNER_FRACTION**2:.0%}){note}.")
+    return "\n".join(lines)
+
+
+def describe_faithfulness(study: FaithfulnessStudy, share: float = 0.10) -> str:
+    """The faithfulness figures in plain words (Markdown), whatever they turn out to be."""
+    table = study.table
+    if table.empty:
+        return "- No film was called pneumonia: nothing to measure."
+    curve = study.deletion_curve().set_index("share_of_lung_area")
+    row = curve.loc[min(curve.index, key=lambda s: abs(s - share))]
+    ratio = row["heatmap"] / row["random"] if row["random"] > 1e-9 else math.inf
+    if row["heatmap"] <= 0:
+        deletion = "hiding the hottest pixels does **not** lower it: the map does not mark what the call rests on"
+    elif ratio == math.inf:
+        deletion = "hiding random blobs of the lungs does not lower it at all, hiding the hottest pixels does"
+    else:
+        deletion = f"that is **{ratio:.1f} times** the drop from hiding random blobs of the lungs of the same area"
+    agreement = study.laterality_agreement()
+    top = study.top_zones()
+    lines = [
+        f"- **{len(table)} films called pneumonia**, every occlusion filled with `{study.fill}`.",
+        f"- Hiding the hottest {share:.0%} of the lung area lowers P(pneumonia) by **{row['heatmap']:.3f}** on average; "
+        f"{deletion} ({row['random']:.3f}).",
+        f"- The lung holding more heat is the lung whose occlusion lowers P(pneumonia) more in **{agreement:.0%}** "
+        "of the films (half would be chance).",
+    ]
+    for group in top.index:
+        zone = top.loc[group].idxmax()
+        lines.append(f"- {group} ({int((table['group'] == group).sum())} films): the call rests most often on the "
+                     f"**{zone}** zone ({top.loc[group, zone]:.0%} of them).")
     return "\n".join(lines)

@@ -61,6 +61,7 @@ class LungMask:
 
     mask: np.ndarray  # (H, W) bool at the input image's size
     sources: tuple[str, str]  # (image-left lung, image-right lung)
+    sides: tuple[np.ndarray, np.ndarray] | None = None  # each lung's own (H, W) mask, same order
 
     @property
     def area_fraction(self) -> float:
@@ -79,22 +80,27 @@ def segment_lungs(image: np.ndarray) -> LungMask:
     work_w = max(32, round(width * WORKING_HEIGHT / height))
     small = cv2.resize(gray, (work_w, WORKING_HEIGHT), interpolation=cv2.INTER_AREA)
     dark = _dark_pixels(small)
-    full = np.zeros((height, width), dtype=bool)
-    sources = []
+    sides, sources = [], []
     for side in (0, 1):
         region = _largest_region(dark & _ellipse(small.shape, side, grow=ZONE_GROWTH))
         if region is None:  # the prior is drawn at full size, not upsampled
-            full |= _ellipse((height, width), side)
+            sides.append(_ellipse((height, width), side))
             sources.append("prior")
         else:
-            full |= cv2.resize(region.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+            sides.append(cv2.resize(region.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST).astype(bool))
             sources.append("segmented")
-    return LungMask(full, (sources[0], sources[1]))
+    return LungMask(sides[0] | sides[1], (sources[0], sources[1]), (sides[0], sides[1]))
 
 
 def prior_lung_mask(shape: tuple[int, int]) -> np.ndarray:
     """The two prior ellipses alone, (H, W) bool: where lungs lie on a centred frontal film."""
     return _ellipse(shape, 0) | _ellipse(shape, 1)
+
+
+def prior_lungs(shape: tuple[int, int]) -> LungMask:
+    """The anatomical prior as a :class:`LungMask` (both sides "prior")."""
+    left, right = _ellipse(shape, 0), _ellipse(shape, 1)
+    return LungMask(left | right, ("prior", "prior"), (left, right))
 
 
 def _ellipse(shape: tuple[int, int], side: int, grow: float = 1.0) -> np.ndarray:

@@ -21,6 +21,7 @@ TARGET_LAYER_BY_ARCHITECTURE: dict[str, str] = {
     "efficientnet_b0": "feature_map",  # torchvision features[8]: 1x1 conv -> BN -> SiLU, 1280 ch
     "efficientnet_b0_lukemelas": "feature_map",  # extract_features: _conv_head -> _bn1 -> swish, 1280 ch
     "efficientnet_lite0": "feature_map",  # timm forward_features: conv_head -> bn2 (+ReLU6), 1280 ch
+    "efficientnet_lite0_os16": "feature_map",  # the same layer, 14x14 at 224 px
 }
 
 

@@ -27,6 +27,8 @@ from pneumolib.data.hashing import file_sha256
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.engine import Engine, create_engine, margin_logits, to_model_input
 from pneumolib.explain.linear_head import LinearHeadGradCAM
+from pneumolib.explain.occlusion import DEFAULT_FILL, zone_report
+from pneumolib.explain.zones import lung_zones, zone_outlines
 from pneumolib.inference import sigmoid
 from pneumolib.models.classifier import PneumoniaClassifier
 
@@ -81,6 +83,7 @@ class Prediction:
     gate_overridden: bool
     heatmap_png: bytes | None = None
     warnings: list[str] = field(default_factory=list)
+    regions: dict[str, Any] | None = None  # the six lung zones and what occluding each does (with the heatmap)
 
     @property
     def confidence(self) -> float:
@@ -141,7 +144,9 @@ class Predictor:
         blank = np.zeros((self.image_size, self.image_size), np.uint8)
         _, _, feature_map = self._score(blank)
         try:
-            heatmap_png(self._explainer, feature_map, self.image_size, 1, np.zeros((8, 8), np.uint8))
+            square = self._explainer.explain_feature_maps(feature_map, self.image_size, 1).heatmaps[0]
+            heatmap_png(square, np.zeros((8, 8), np.uint8))
+            self.regions(blank, square, True)
         except Exception:
             logger.exception("Grad-CAM does not work with this model; heatmaps will be unavailable")
 
@@ -174,17 +179,38 @@ class Predictor:
         threshold = float(point["threshold"])
         label = LABELS[int(probability >= threshold)]
         notes = self._notes(image, label, probability, operating_point, gate)
-        png = None
+        png, regions = None, None
         if heatmap:
+            called_pneumonia = label == LABELS[1]
             try:
-                png = heatmap_png(self._explainer, feature_map, self.image_size, 1 if label == LABELS[1] else 0,
-                                  image.display, heatmap_max_side)
+                square = self._explainer.explain_feature_maps(feature_map, self.image_size,
+                                                              int(called_pneumonia)).heatmaps[0]
+                png = heatmap_png(square, image.display, heatmap_max_side)
             except Exception:  # an explanation failure must not cost the client its prediction
                 logger.exception("Grad-CAM heatmap failed")
                 notes.append("the heatmap could not be computed for this image; the prediction "
                              "itself is unaffected")
+            else:
+                try:
+                    regions = self.regions(canonical, square, called_pneumonia)
+                except Exception:
+                    logger.exception("lung-zone occlusion failed")
+                    notes.append("the lung zones could not be measured for this image; the prediction "
+                                 "and the heatmap are unaffected")
         return Prediction(label, probability, threshold, operating_point, gate,
-                          gate_overridden=not gate.passed, heatmap_png=png, warnings=notes)
+                          gate_overridden=not gate.passed, heatmap_png=png, warnings=notes, regions=regions)
+
+    def regions(self, canonical: np.ndarray, heatmap: np.ndarray, called_pneumonia: bool) -> dict[str, Any]:
+        """The six lung zones of the model's input, each one's occlusion effect (one batch of seven
+        through the engine), its share of the heatmap and its outline, largest effect first."""
+        zones = lung_zones(canonical)
+        fill = str(self.metadata.get("explanation", {}).get("occlusion_fill", DEFAULT_FILL))
+        report = zone_report(self.engine, canonical.astype(np.float32) / 255.0, zones, fill, self.temperature, heatmap)
+        body = report.as_dict(called_pneumonia)
+        outlines = zone_outlines(zones)
+        for zone in body["zones"]:
+            zone["outline"] = outlines[zone["zone"]]
+        return body
 
     def _score(self, canonical: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """One backbone pass for everything: the margin logit, the (1, D) features the gate
@@ -224,20 +250,18 @@ def gate_refusal(gate: GateResult) -> str:
     )
 
 
-def heatmap_png(explainer: LinearHeadGradCAM, feature_map: np.ndarray, input_size: int, target_class: int,
-                display: np.ndarray, max_side: int = 0) -> bytes:
-    """Grad-CAM of ``target_class`` from the prediction's own feature map, over the upload, as PNG.
+def heatmap_png(heatmap: np.ndarray, display: np.ndarray, max_side: int = 0) -> bytes:
+    """The square Grad-CAM ``heatmap`` over the upload, as PNG.
 
-    No backward pass at all (:class:`pneumolib.explain.LinearHeadGradCAM`): behind the
-    classifier's pooling and linear head the map is the head's weights applied to the feature
-    map the prediction already computed. The square heatmap is stretched back onto the
-    original image's own shape (:mod:`pneumolib.explain.overlay`), so it lands where the model
-    looked. Nothing is hooked or written, so concurrent requests can share the explainer.
+    The map comes from the prediction's own feature map with no backward pass at all
+    (:class:`pneumolib.explain.LinearHeadGradCAM`): behind the classifier's pooling and linear head
+    it is the head's weights applied to the feature map. It is stretched back onto the original
+    image's own shape (:mod:`pneumolib.explain.overlay`), so it lands where the model looked.
+    Nothing is hooked or written, so concurrent requests can share the explainer.
     """
-    from pneumolib.explain import overlay_png
+    from pneumolib.explain.overlay import overlay_png
 
-    explanation = explainer.explain_feature_maps(feature_map, input_size, target_class)
-    return overlay_png(shrink_to_fit(display, max_side), explanation.heatmaps[0])
+    return overlay_png(shrink_to_fit(display, max_side), heatmap)
 
 
 def shrink_to_fit(image: np.ndarray, max_side: int) -> np.ndarray:

@@ -58,6 +58,24 @@ class InputSummary(BaseModel):
     bit_depth: int
 
 
+class ZoneResult(BaseModel):
+    zone: str = Field(description="The patient's side and level: 'right upper' ... 'left lower'.")
+    contribution: float = Field(description="P(pneumonia) minus P(pneumonia) with this zone hidden (occluded): "
+                                            "> 0, the zone pushed the model towards pneumonia.")
+    heat_share: float | None = Field(description="Share of the heatmap's mass inside this zone.")
+    source: Literal["segmented", "prior"] = Field(description="Whether this side's lung was segmented on the "
+                                                             "film or taken from the anatomical prior.")
+    outline: list[list[float]] = Field(description="The zone's outline as [x, y] fractions of the image's "
+                                                   "width and height.")
+
+
+class Regions(BaseModel):
+    zones: list[ZoneResult] = Field(description="The six lung zones, largest contribution first.")
+    mask_source: Literal["segmented", "prior", "mixed"]
+    fill: str = Field(description="What a hidden zone was filled with (chosen on val).")
+    summary: str = Field(description="One plain sentence about which zone the call rests on.")
+
+
 class PredictionResponse(BaseModel):
     prediction: Literal["Pneumonia", "Normal"]
     confidence: float = Field(ge=0, le=1, description="Probability of the predicted class.")
@@ -66,6 +84,8 @@ class PredictionResponse(BaseModel):
     operating_point: OperatingPointName
     heatmap: str | None = Field(description="Base64 PNG: Grad-CAM overlay on the uploaded image, "
                                             "when heatmap=true was asked; else null.")
+    regions: Regions | None = Field(default=None, description="With heatmap=true: the six lung zones and how "
+                                                              "much the call rests on each (occlusion).")
     model: ModelSummary
     gate: GateReport
     input: InputSummary
@@ -83,6 +103,7 @@ def prediction_response(prediction: Prediction, image: DecodedImage, info: Model
         threshold=prediction.threshold,
         operating_point=OperatingPointName(prediction.operating_point),
         heatmap=base64.b64encode(prediction.heatmap_png).decode("ascii") if prediction.heatmap_png else None,
+        regions=Regions(**prediction.regions) if prediction.regions else None,
         model=ModelSummary(**info.to_dict()),
         gate=GateReport(
             passed=gate.passed,

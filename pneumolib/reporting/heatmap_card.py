@@ -1,0 +1,46 @@
+"""The model card's heatmap section: where the maps fall and whether they are what the model used.
+
+Rendered from the ``heatmaps`` part of the evaluation report
+(:func:`pneumolib.explain.summary.heatmap_summary`, computed on the test split within the
+logged look), so every figure in it is measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pneumolib.reporting.markdown import GENERATED_NOTE
+
+
+def render_heatmap_section(summary: Mapping[str, Any] | None) -> str:
+    """Lung share, the deletion curve, laterality and the top zones, as Markdown."""
+    if not summary:
+        return f"{GENERATED_NOTE}\n\nThis model's report has no heatmap figures (evaluated before they were measured)."
+    grid = "x".join(str(v) for v in summary["feature_grid"])
+    lines = [GENERATED_NOTE, "",
+             f"Official test split, {summary['films']} films; heatmaps of the class called at the "
+             f"`{summary['operating_point']}` point, from a {grid} feature grid; occlusions filled with "
+             f"`{summary['occlusion_fill']}` (chosen on val). {summary['films_called_pneumonia']} films were called "
+             "pneumonia.", ""]
+    share, uniform = summary.get("lung_share_called_pneumonia"), summary.get("uniform_share_called_pneumonia")
+    if share is not None:
+        lines.append(f"- Heat inside the lung outline, films called pneumonia: **{share:.3f}** (a uniform map: "
+                     f"{uniform:.3f}).")
+    if summary.get("laterality_agreement") is not None:
+        lines.append(f"- Laterality: the lung with more heat is the lung whose occlusion lowers P(pneumonia) more in "
+                     f"**{summary['laterality_agreement']:.1%}** of those films (chance: 50 %).")
+    lines += ["", "| share of lung area hidden | drop in P(pneumonia), hottest first | random blobs | ratio |",
+              "| ---: | ---: | ---: | ---: |"]
+    for row in summary["deletion_curve"]:
+        ratio = row.get("ratio")
+        lines.append(f"| {row['share_of_lung_area']:.0%} | {row['heatmap']:.4f} | {row['random']:.4f} | "
+                     f"{'n/a' if ratio is None or ratio != ratio else f'{ratio:.2f}'} |")
+    if summary.get("top_zones"):
+        zones = list(next(iter(summary["top_zones"].values())))
+        lines += ["", "Which zone's occlusion lowers P(pneumonia) most, share of films per group:", "",
+                  "| group | films | " + " | ".join(zones) + " |", "| --- | ---: | " + " | ".join("---:" for _ in zones) + " |"]
+        for group, row in summary["top_zones"].items():
+            lines.append(f"| {group} | {summary['group_counts'].get(group, 0)} | "
+                         + " | ".join(f"{row[z]:.0%}" for z in zones) + " |")
+    return "\n".join(lines)

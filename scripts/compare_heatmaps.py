@@ -1,0 +1,62 @@
+"""Heatmaps of several models side by side, on val: lung share, deletion, laterality, top zones.
+
+The same measures as the model card's heatmap section (:func:`pneumolib.explain.summary.heatmap_summary`),
+on the val split, so models can be compared without a look at the test split: for example the
+shipped model against a new run's, each with its own feature grid.
+
+    python scripts/compare_heatmaps.py OLD.pt NEW.pt [--names old,new] [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+
+from pneumolib.config import cache_dir
+from pneumolib.data.arrays import load_split
+from pneumolib.data.locate import find_dataset_root
+from pneumolib.data.manifest import load_manifest
+from pneumolib.explain.study import film_reader
+from pneumolib.explain.summary import heatmap_summary
+from pneumolib.inference import engine_for_checkpoint
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+", help="finalized checkpoints (temperature and operating points)")
+    parser.add_argument("--names", help="comma-separated names (default: file names)")
+    parser.add_argument("--data", help="dataset folder (else $PNEUMO_DATA_DIR)")
+    parser.add_argument("--json", help="also write every summary to this JSON file")
+    args = parser.parse_args()
+    names = args.names.split(",") if args.names else [c.rsplit("/", 1)[-1] for c in args.checkpoints]
+    root = find_dataset_root(args.data, download=False)
+    manifest = load_manifest()
+    subtypes = dict(zip(manifest["path"], manifest["subtype"].fillna("")))
+    rows, summaries = [], {}
+    for name, checkpoint in zip(names, args.checkpoints):
+        engine, model, metadata = engine_for_checkpoint(checkpoint)
+        data = load_split(manifest, "val", root, metadata["image_size"], metadata["jpeg_quality"], None, cache_dir())
+        summary = heatmap_summary(engine, model, metadata, np.asarray(data.images), data.labels,
+                                  list(data.rows["path"]), subtypes, film_reader(root))
+        summaries[name] = summary
+        curve = pd.DataFrame(summary["deletion_curve"]).set_index("share_of_lung_area")
+        rows.append({"model": name, "grid": "x".join(map(str, summary["feature_grid"])),
+                     "called pneumonia": summary["films_called_pneumonia"],
+                     "lung share": summary["lung_share_called_pneumonia"],
+                     "uniform": summary["uniform_share_called_pneumonia"],
+                     "drop, hottest 10 %": curve.loc[0.1, "heatmap"], "drop, random 10 %": curve.loc[0.1, "random"],
+                     "laterality": summary["laterality_agreement"], "fill": summary["occlusion_fill"]})
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for name, summary in summaries.items():
+        print(f"\n{name}: deletion curve\n{pd.DataFrame(summary['deletion_curve']).to_string(index=False)}")
+        print(f"{name}: top zone per group\n{pd.DataFrame(summary['top_zones']).T.round(2).to_string()}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(summaries, handle, indent=1, default=float)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Lung zones, occlusion and the faithfulness measures, on synthetic masks and a stub engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pneumolib.engine.base import Engine
+from pneumolib.explain.faithfulness import DELETION_SHARES, faithfulness_study, hottest, random_blob
+from pneumolib.explain.lung_mask import LungMask, prior_lungs, segment_lungs
+from pneumolib.explain.occlusion import FILLS, choose_fill, fill_neutrality, occluded, zone_report
+from pneumolib.explain.zones import ZONE_NAMES, heat_per_zone, lung_zones, split_in_thirds, zones_from_mask
+
+S = 60
+
+
+def two_lungs() -> LungMask:
+    """Image-left rectangle rows 10-39 (the patient's right lung), image-right rows 16-45."""
+    left, right = np.zeros((S, S), bool), np.zeros((S, S), bool)
+    left[10:40, 5:25] = True
+    right[16:46, 35:55] = True
+    return LungMask(left | right, ("segmented", "prior"), (left, right))
+
+
+def test_a_lung_is_cut_into_thirds_of_its_own_height():
+    side = np.zeros((S, S), bool)
+    side[10:40, 5:25] = True
+    thirds = split_in_thirds(side)
+    assert [np.flatnonzero(t.any(axis=1))[[0, -1]].tolist() for t in thirds] == [[10, 19], [20, 29], [30, 39]]
+    assert (thirds.sum(axis=0) == side).all()  # a partition: every lung pixel in exactly one zone
+    assert not split_in_thirds(np.zeros((S, S), bool)).any()
+
+
+def test_six_zones_use_the_patients_sides():
+    zones = zones_from_mask(two_lungs())
+    assert zones.names == ZONE_NAMES and zones.masks.shape == (6, S, S)
+    right_upper = zones.masks[ZONE_NAMES.index("right upper")]
+    assert right_upper[10:20, 5:25].all() and not right_upper[:, 30:].any()  # image-left = patient's right
+    left_lower = zones.masks[ZONE_NAMES.index("left lower")]
+    assert left_lower[36:46, 35:55].all() and not left_lower[:36].any()
+    assert zones.side_sources == ("segmented", "prior") and zones.source == "mixed"
+    assert zones.zone_source("left middle") == "prior" and zones.zone_source("right lower") == "segmented"
+    assert (zones.side_mask("right") == two_lungs().sides[0]).all()
+
+
+def test_the_prior_gives_zones_when_nothing_can_be_segmented():
+    flat = np.full((200, 240), 128, np.uint8)  # no dark lung fields at all
+    zones = lung_zones(flat)
+    assert zones.source == "prior" and all(zones.masks[i].any() for i in range(6))
+    assert (zones.masks.any(axis=0) == prior_lungs((200, 240)).mask).all()
+    assert segment_lungs(flat).sides is not None
+
+
+def test_heat_per_zone_is_a_share_of_all_heat():
+    zones = zones_from_mask(two_lungs())
+    heat = np.zeros((S, S))
+    heat[10:20, 5:25] = 1.0  # all on the right upper zone
+    heat[0, 0] = 1.0  # a little outside the lungs
+    shares = heat_per_zone(heat, zones)
+    assert shares[ZONE_NAMES.index("right upper")] == pytest.approx(200 / 201)
+    assert shares.sum() == pytest.approx(200 / 201)
+    with pytest.raises(ValueError):
+        heat_per_zone(np.zeros((S + 1, S)), zones)
+
+
+class BrightnessEngine(Engine):
+    """P(pneumonia) rises with the brightness of the image-left lower lung (rows 30-39, cols 5-24):
+    a model that reads exactly one zone. Counts its batches to check the batching."""
+
+    name = "stub"
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def run(self, batch, outputs):
+        batch = np.asarray(batch, dtype=np.float32)
+        self.batches.append(len(batch))
+        margin = 20 * (batch[:, 0, 30:40, 5:25].mean(axis=(1, 2)) - 0.5)
+        return {"logits": np.stack([np.zeros_like(margin), margin], axis=1)}
+
+
+def film() -> np.ndarray:
+    image = np.full((S, S), 0.3, np.float32)
+    image[30:40, 5:25] = 0.9  # an "opacity" in the patient's right lower zone
+    return image
+
+
+def test_occlusion_fills_only_the_masks():
+    masks = zones_from_mask(two_lungs()).masks
+    out = occluded(film(), masks, "grey")
+    assert out.shape == (6, S, S)
+    for hidden, mask in zip(out, masks):
+        assert np.allclose(hidden[mask], 0.5) and np.array_equal(hidden[~mask], film()[~mask])
+    with pytest.raises(ValueError, match="unknown fill"):
+        occluded(film(), masks, "paint")
+    assert set(FILLS) == {"blur", "lung_mean", "grey", "black"}
+
+
+def test_the_zone_the_model_reads_comes_first_from_one_batch():
+    engine = BrightnessEngine()
+    zones = zones_from_mask(two_lungs())
+    heat = np.zeros((S, S))
+    heat[30:40, 5:25] = 1
+    report = zone_report(engine, film(), zones, "lung_mean", heatmap=heat)
+    assert engine.batches == [7]  # the film and its six occlusions in one pass
+    top = report.contributions[0]
+    assert top.zone == "right lower" and top.contribution > 0.5 and top.heat_share == pytest.approx(1.0)
+    assert all(abs(c.contribution) < 1e-6 for c in report.contributions[1:])
+    assert report.mask_source == "mixed" and top.source == "segmented"
+    assert report.sentence(True).startswith("The call rests mostly on the right lower zone")
+    as_json = report.as_dict(True)
+    assert [z["zone"] for z in as_json["zones"]][0] == "right lower" and as_json["fill"] == "lung_mean"
+
+
+def test_fill_choice_prefers_the_fill_that_moves_normal_films_least():
+    engine = BrightnessEngine()
+    normal = np.full((S, S), 0.3, np.float32)
+    zones = zones_from_mask(two_lungs())
+    table = fill_neutrality(engine, [normal, normal], [zones, zones])
+    assert list(table["fill"]) == list(FILLS) and (table["films"] == 2).all()
+    # grey (0.5) brightens the read zone of a dark film: evidence added; lung_mean adds none
+    assert table.set_index("fill").loc["grey", "mean_abs_change"] > table.set_index("fill").loc["lung_mean", "mean_abs_change"]
+    assert choose_fill(table) in {"lung_mean", "blur"}
+    tie = pd.DataFrame({"fill": ["grey", "blur"], "mean_abs_change": [0.1, 0.1]})
+    assert choose_fill(tie) == "blur"  # a tie goes to the earlier fill in FILLS
+
+
+def test_hottest_and_random_blobs_have_the_asked_area():
+    rng = np.random.default_rng(0)
+    heat = np.arange(S * S, dtype=float).reshape(S, S)
+    assert hottest(heat, 10).sum() == 10 and hottest(heat, 10)[-1, -10:].all()
+    lungs = two_lungs().mask
+    blob = random_blob(lungs, 50, rng)
+    assert blob.sum() == 50 and not (blob & ~lungs).any()
+
+
+def test_faithfulness_tells_a_faithful_map_from_an_unfaithful_one():
+    engine = BrightnessEngine()
+    zones = zones_from_mask(two_lungs())
+    image = (film() * 255).astype(np.uint8)
+    faithful = np.zeros((S, S), np.float32)
+    faithful[30:40, 5:25] = 1.0
+    unfaithful = np.zeros((S, S), np.float32)
+    unfaithful[16:26, 35:55] = 1.0  # heat on the other lung
+    study = faithfulness_study(engine, np.stack([image, image]), np.stack([faithful, unfaithful]), [zones, zones],
+                               ["bacteria", "virus"], fill="lung_mean", progress=False)
+    table = study.table
+    assert table.loc[0, "drop_heat_0.10"] > table.loc[1, "drop_heat_0.10"]
+    assert list(table["hot_side"]) == ["right", "left"] and list(table["decisive_side"]) == ["right", "right"]
+    assert study.laterality_agreement() == 0.5
+    assert (table["top_zone"] == "right lower").all()
+    curve = study.deletion_curve()
+    assert list(curve["share_of_lung_area"]) == list(DELETION_SHARES)
+    assert study.top_zones().loc["bacteria", "right lower"] == 1.0
+
+
+def test_the_zone_figures_show_every_zone():
+    from pneumolib.explain.zone_figures import deletion_figure, top_zone_figure, zone_figure
+
+    engine = BrightnessEngine()
+    zones = zones_from_mask(two_lungs())
+    heat = np.zeros((S, S), np.float32)
+    heat[30:40, 5:25] = 1
+    report = zone_report(engine, film(), zones, "lung_mean", heatmap=heat)
+    figure = zone_figure((film() * 255).astype(np.uint8), heat, zones, report, True)
+    bars = figure.axes[1]
+    assert [t.get_text() for t in bars.get_yticklabels()] == list(ZONE_NAMES)[::-1]
+    assert "right lower" in bars.get_title()
+    image = (film() * 255).astype(np.uint8)
+    study = faithfulness_study(engine, np.stack([image] * 2), np.stack([heat] * 2), [zones] * 2,
+                               ["bacteria", "normal"], fill="lung_mean", progress=False)
+    curves = deletion_figure({"new": study}).axes[0]
+    assert len(curves.lines) == 3  # hottest first, random blobs, the zero line
+    grid = top_zone_figure(study).axes[0]
+    assert [t.get_text() for t in grid.get_yticklabels()] == ["bacteria (1)", "normal (1)"]
+
+
+def test_the_faithfulness_sentences_follow_the_numbers():
+    from pneumolib.explain.describe import describe_faithfulness
+    from pneumolib.explain.faithfulness import FaithfulnessStudy
+
+    def study(heat_drop: float, random_drop: float, hot: list[str], decisive: list[str]) -> FaithfulnessStudy:
+        rows = [{"group": "bacteria", "hot_side": h, "decisive_side": d, "top_zone": "right lower",
+                 **{f"drop_heat_{s:.2f}": heat_drop for s in DELETION_SHARES},
+                 **{f"drop_random_{s:.2f}": random_drop for s in DELETION_SHARES}} for h, d in zip(hot, decisive)]
+        return FaithfulnessStudy(pd.DataFrame(rows), "blur")
+
+    words = describe_faithfulness(study(0.2, 0.05, ["right", "left"], ["right", "right"]))
+    assert "**2 films called pneumonia**" in words and "**4.0 times**" in words and "**50%**" in words
+    assert "bacteria (2 films): the call rests most often on the **right lower** zone (100% of them)" in words
+    assert "does **not** lower it" in describe_faithfulness(study(-0.01, 0.02, ["left"], ["left"]))

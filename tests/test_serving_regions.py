@@ -1,0 +1,56 @@
+"""``/predict?heatmap=true`` answers with the six lung zones: contract, order and batching."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pneumolib.explain.zones import ZONE_NAMES
+from pneumolib.serving.app import create_app
+from pneumolib.serving.settings import ServiceSettings
+from serving_fixtures import tiny_checkpoint, upload_kinds
+
+XRAY = upload_kinds()["png_8bit"]
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(tiny_checkpoint(), ServiceSettings())) as test_client:
+        yield test_client
+
+
+def predict(client, **params):
+    return client.post("/predict", files={"file": XRAY}, params={k: str(v).lower() for k, v in params.items()})
+
+
+def test_regions_come_with_the_heatmap_only(client):
+    assert predict(client).json()["regions"] is None
+    answer = predict(client, heatmap=True, allow_non_xray=True).json()
+    regions = answer["regions"]
+    assert sorted(z["zone"] for z in regions["zones"]) == sorted(ZONE_NAMES)
+    contributions = [z["contribution"] for z in regions["zones"]]
+    assert contributions == sorted(contributions, reverse=True)
+    assert regions["mask_source"] in {"segmented", "prior", "mixed"} and regions["fill"]
+    assert regions["summary"].endswith(".") and ("zone" in regions["summary"])
+    shares = [z["heat_share"] for z in regions["zones"]]
+    assert all(0 <= s <= 1 for s in shares) and sum(shares) <= 1 + 1e-6
+    for zone in regions["zones"]:
+        assert zone["source"] in {"segmented", "prior"} and len(zone["outline"]) >= 3
+        assert all(0 <= x <= 1 and 0 <= y <= 1 for x, y in zone["outline"])
+
+
+def test_the_zones_are_measured_in_one_extra_batch(client):
+    predictor = client.app.state.service.predictor
+    batches = []
+    run = predictor.engine.run
+
+    def counting(batch, outputs):
+        batches.append(len(batch))
+        return run(batch, outputs)
+
+    predictor.engine.run = counting
+    try:
+        predict(client, heatmap=True, allow_non_xray=True)
+    finally:
+        predictor.engine.run = run
+    assert batches == [1, 7]  # the prediction's pass, then the film and its six occlusions together
