@@ -118,3 +118,25 @@ def test_selection_record_renders_every_candidate_and_the_decision(tmp_path):
     stress = {"operating_point": "balanced", "summary": stress_summary(selection.chosen.stress),
               "shifts": selection.chosen.stress.to_dict(orient="records")}
     assert "| s | 0.9950 | 1 | 0 | 1.0 % | +0.000 |" in render_stress_section(stress)
+
+
+def test_a_new_model_replaces_the_shipped_one_only_when_the_rule_says_so(capsys):
+    from pneumolib.evaluation.selection import CandidateRecord, replaces_reference, select_candidate
+
+    def record(name, worst, mean_auc, clean, lung, reference=False):
+        return CandidateRecord(name, f"{name}.pt", 0.5, 1.0, pd.DataFrame(), lung_share=lung, reference=reference,
+                               summary={"worst_flip_rate": worst, "mean_flip_rate": worst / 2, "mean_stress_auc": mean_auc,
+                                        "worst_stress_auc": mean_auc, "clean_auc": clean})
+
+    shipped = record("shipped", 0.025, 0.9963, 0.9963, 0.26, reference=True)
+    better = select_candidate([record("epoch_10", 0.012, 0.9970, 0.9960, 0.40), shipped], verbose=False)
+    assert replaces_reference(better, "shipped")[0] and better.replacement[0].startswith("replace shipped")
+    assert "replace shipped" in capsys.readouterr().out
+    worse = select_candidate([record("epoch_10", 0.035, 0.9990, 0.9990, 0.60), shipped], verbose=False)
+    replace, decision = replaces_reference(worse, "shipped", verbose=False)
+    assert not replace and "fails: no more worst-shift flips" in decision
+    same = select_candidate([record("epoch_10", 0.0251, 0.99635, 0.9963, 0.20), shipped], verbose=False)
+    replace, decision = replaces_reference(same, "shipped", verbose=False)  # ties in steps; a lower lung share
+    assert not replace and decision.endswith("better on nothing")
+    with pytest.raises(KeyError):
+        replaces_reference(same, "nothing")

@@ -28,8 +28,10 @@ def test_classifier_target_is_last_stage_feature_map(architecture):
     with torch.no_grad():
         model(torch.rand(1, 1, 64, 64))
     handle.remove()
-    # The last stage of an EfficientNet: 1280 channels at 1/32 of the input size, after activation.
-    assert seen[0].shape == (1, 1280, 2, 2)
+    # The last stage of an EfficientNet: 1280 channels at 1/32 of the input size (1/16 for the
+    # output-stride-16 variant), after activation.
+    side = 4 if architecture.endswith("_os16") else 2
+    assert seen[0].shape == (1, 1280, side, side)
     # The probe, run on the bare backbone, finds a layer whose output is that same map.
     probed = find_target_layer(model.backbone)
     probe_out = []

@@ -20,6 +20,13 @@ pneumonia". So the geometric step stretches x and y independently (``aspect_rang
 white, as scanners and viewers do), which makes width, framing and collimation uninformative for
 both classes. Acquisition shifts (contrast, gamma, histogram equalisation, resolution, noise)
 do the same for exposure and post-processing.
+
+Re-encoding and local contrast. A film reaches the model after someone's JPEG encoder (a PACS
+export, a browser upload) or a viewer's CLAHE; the first bundled model still moved its call under
+both (a quality-30 JPEG, CLAHE), so some training images take a JPEG round trip at a random
+quality, and some a CLAHE pass (``jpeg_probability``, ``clahe_probability``; off by default:
+the run that tried them, with output stride 16 and weight averaging, did not beat the shipped model
+on stress val). Both are OpenCV operations on the CPU, applied to the chosen images only.
 """
 
 from __future__ import annotations
@@ -49,6 +56,10 @@ class AugmentConfig:
     max_noise_std: float = 0.04
     border_erase_probability: float = 0.6  # per side
     max_border_fraction: float = 0.2
+    jpeg_probability: float = 0.0  # a JPEG round trip at a quality drawn from jpeg_quality_range
+    jpeg_quality_range: tuple[int, int] = (20, 95)
+    clahe_probability: float = 0.0  # contrast-limited adaptive histogram equalisation (OpenCV)
+    clahe_clip_range: tuple[float, float] = (1.0, 4.0)
 
     @classmethod
     def from_dict(cls, values: dict) -> AugmentConfig:
@@ -66,7 +77,7 @@ class AugmentConfig:
 #: The "off" value of every step added after the first bundled model, for checkpoints without it.
 LEGACY_OFF: dict = {
     "aspect_range": (1.0, 1.0), "margin_black_probability": 0.0, "margin_white_probability": 0.0,
-    "equalize_probability": 0.0,
+    "equalize_probability": 0.0, "jpeg_probability": 0.0, "clahe_probability": 0.0,
 }
 
 
@@ -100,6 +111,9 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, config: Augm
         if chosen.any():
             images = images.clone()
             images[chosen] = equalize_histogram(images[chosen])
+
+    if config.jpeg_probability > 0 or config.clahe_probability > 0:
+        images = reencode(images, generator, config)
 
     if config.noise_probability > 0:
         noisy = (torch.rand(batch, generator=generator, device=device) < config.noise_probability).view(view)
@@ -143,6 +157,31 @@ def random_geometry(images: torch.Tensor, generator: torch.Generator, config: Au
     fill = white.to(images.dtype).view(batch, 1, 1, 1)
     use_fill = outside & (black | white).view(batch, 1, 1, 1)
     return torch.where(use_fill, fill.expand_as(out), out)
+
+
+def reencode(images: torch.Tensor, generator: torch.Generator, config: AugmentConfig) -> torch.Tensor:
+    """A JPEG round trip at a random quality and/or CLAHE for the chosen images (8-bit, OpenCV)."""
+    import cv2
+
+    batch, device = images.shape[0], images.device
+    jpeg = torch.rand(batch, generator=generator, device=device) < config.jpeg_probability
+    quality = torch.randint(config.jpeg_quality_range[0], config.jpeg_quality_range[1] + 1, (batch,),
+                            generator=generator, device=device)
+    clahe = torch.rand(batch, generator=generator, device=device) < config.clahe_probability
+    clip = _uniform(*config.clahe_clip_range, batch, generator, device)
+    chosen = (jpeg | clahe).nonzero().flatten().tolist()
+    if not chosen:
+        return images
+    images = images.clone()
+    for i in chosen:
+        pixels = (images[i, 0].detach().float().cpu().numpy() * 255).round().clip(0, 255).astype("uint8")
+        if clahe[i]:
+            pixels = cv2.createCLAHE(clipLimit=float(clip[i]), tileGridSize=(8, 8)).apply(pixels)
+        if jpeg[i]:
+            _, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(quality[i])])
+            pixels = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+        images[i, 0] = torch.from_numpy(pixels).to(device=device, dtype=images.dtype) / 255.0
+    return images
 
 
 def equalize_histogram(images: torch.Tensor, bins: int = 256) -> torch.Tensor:

@@ -106,6 +106,37 @@ ACQUISITION_SHIFTS: dict[str, Shift] = {
 }
 
 
+#: name -> (Pillow mode, save options): the same film saved again as a JPEG, as a PACS export or a
+#: browser upload would (the pixels a reader sees do not change).
+REENCODINGS: dict[str, tuple[str, dict]] = {
+    "JPEG q95 grayscale": ("L", {"quality": 95}),
+    "JPEG q95 RGB": ("RGB", {"quality": 95}),
+    "JPEG q95 CMYK": ("CMYK", {"quality": 95}),
+    "JPEG q95 progressive": ("RGB", {"quality": 95, "progressive": True}),
+}
+
+
+def reencode(film: np.ndarray, mode: str, **options: object) -> bytes:
+    """The (H, W) uint8 film saved as a JPEG in Pillow ``mode`` with ``options`` (quality, progressive)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(film).convert(mode).save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def _reencoded(name: str) -> Shift:
+    """The film re-encoded as :data:`REENCODINGS` ``name`` and read back by the service's decoder."""
+    def shift(image: np.ndarray) -> np.ndarray:
+        from pneumolib.decode.upload import decode_upload
+
+        mode, options = REENCODINGS[name]
+        return decode_upload(reencode(image, mode, **options), "film.jpg").pixels
+    return shift
+
+
 def _crop_sides(fraction: float) -> Shift:
     """A narrower field of view: ``fraction`` of the width cut off the left and off the right."""
     def crop(image: np.ndarray) -> np.ndarray:
@@ -155,5 +186,9 @@ STRESS_SHIFTS: dict[str, Shift] = {
     "gamma 0.67": _gamma(0.67),
     "JPEG quality 30": _jpeg(30),
     "low resolution": _low_resolution,
+    # re-encoding: the same pixels for a reader, saved again (added before the second model's run was
+    # compared). RGB, CMYK and progressive saves of a grayscale film decode to the same pixels as
+    # this one (tests/test_evaluation_reencoding.py), so one of them stands for all.
+    "re-encoded JPEG q95": _reencoded("JPEG q95 grayscale"),
 }
 """Stress val's shifts, fixed before any candidate was compared on them."""

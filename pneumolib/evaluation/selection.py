@@ -84,12 +84,14 @@ class Selection:
     table: pd.DataFrame  # one row per candidate, in the rule's order, with an "eligible" column
     decision: str
     records: list[CandidateRecord] = field(default_factory=list)
+    replacement: list[str] = field(default_factory=list)  # replaces_reference's decisions, when asked
 
     def to_record(self) -> dict[str, Any]:
         """The decision, the candidates' figures and their per-shift tables, as plain JSON-ready data."""
         from pneumolib.evaluation.report import jsonable
 
         return jsonable({"decision": self.decision, "chosen": Path(self.chosen.path).name,
+                         "replacement": self.replacement,
                          "candidates": self.table.to_dict(orient="records"),
                          "stress": {r.name: r.stress.to_dict(orient="records") for r in self.records}})
 
@@ -164,6 +166,41 @@ def select_candidate(records: Sequence[CandidateRecord], verbose: bool = True) -
             print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         print(decision)
     return Selection(chosen, table, decision, list(records))
+
+
+def replaces_reference(selection: Selection, reference: str, verbose: bool = True) -> tuple[bool, str]:
+    """Should the chosen candidate replace the model measured as ``reference`` (the shipped one)?
+
+    A rule fixed before the runs it compares, in the same terms as :func:`select_candidate`: the
+    candidate must (1) score a clean val AUC at most :data:`AUC_TOLERANCE` below the reference's,
+    (2) flip no more calls under its worst shift (in steps of :data:`FLIP_STEP`) and (3) rank no
+    worse under shift (mean stress-val AUC, in steps of :data:`AUC_STEP`); and it must be better
+    on at least one of flips, ranking under shift, or lung share. Prints its decision.
+    """
+    records = {r.name: r for r in selection.records}
+    if reference not in records:
+        raise KeyError(f"no reference named {reference!r} was measured (have {sorted(records)})")
+    old, new = records[reference].summary, selection.chosen.summary
+    flips = (math.floor(new["worst_flip_rate"] / FLIP_STEP + 1e-9), math.floor(old["worst_flip_rate"] / FLIP_STEP + 1e-9))
+    ranking = (math.floor(new["mean_stress_auc"] / AUC_STEP + 1e-9), math.floor(old["mean_stress_auc"] / AUC_STEP + 1e-9))
+    lung = (selection.chosen.lung_share, records[reference].lung_share)
+    checks = {
+        "clean val AUC within tolerance": new["clean_auc"] >= old["clean_auc"] - AUC_TOLERANCE,
+        "no more worst-shift flips": flips[0] <= flips[1],
+        "ranking under shift no worse": ranking[0] >= ranking[1],
+    }
+    better = flips[0] < flips[1] or ranking[0] > ranking[1] or (lung[0] > lung[1])
+    replace = all(checks.values()) and better
+    failed = [name for name, ok in checks.items() if not ok]
+    decision = (f"{'replace' if replace else 'keep'} {reference}: {selection.chosen.name} has worst-shift flips "
+                f"{new['worst_flip_rate']:.1%} vs {old['worst_flip_rate']:.1%}, mean stress AUC "
+                f"{new['mean_stress_auc']:.4f} vs {old['mean_stress_auc']:.4f}, clean val AUC {new['clean_auc']:.4f} vs "
+                f"{old['clean_auc']:.4f}, lung share {lung[0]:.2f} vs {lung[1]:.2f}"
+                + (f"; fails: {', '.join(failed)}" if failed else "" if better else "; better on nothing"))
+    if verbose:
+        print(decision)
+    selection.replacement.append(decision)
+    return replace, decision
 
 
 def val_stress_set(manifest: pd.DataFrame, data_root: DataRoot, image_size: int, jpeg_quality: int | None,

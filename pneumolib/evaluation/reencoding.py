@@ -1,0 +1,67 @@
+"""Does the call survive a re-encode? The same film saved again as a JPEG, as PACS exports and browsers do.
+
+The pixels a radiologist sees do not change when a film is exported as a quality-95 JPEG, in RGB
+or CMYK, baseline or progressive; a model that reads the lungs should not change its mind
+either. Each val film is re-encoded in every :data:`VARIANTS` way with Pillow, decoded by the
+service's own upload decoder (:func:`pneumolib.decode.upload.decode_upload`), preprocessed as at
+inference, and scored; the check reports how far P(pneumonia) moved and how many calls flipped.
+
+Targets (from the project's model-quality goals): for 95 % of films P moves by at most
+:data:`MAX_MOVE`, and no call flips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from pneumolib.data.preprocess import canonical_image
+from pneumolib.data.shifts import REENCODINGS, reencode
+from pneumolib.decode.upload import decode_upload
+from pneumolib.engine import Engine
+
+MAX_MOVE = 0.03
+MOVE_QUANTILE = 0.95
+
+#: The re-encodes of stress val, plus a hard quality-30 save: name -> (Pillow mode, save options).
+VARIANTS: dict[str, tuple[str, dict]] = {**REENCODINGS, "JPEG q30": ("L", {"quality": 30})}
+
+
+def reencode_variant(film: np.ndarray, variant: str) -> bytes:
+    """The (H, W) uint8 film saved as the named JPEG variant."""
+    mode, options = VARIANTS[variant]
+    return reencode(film, mode, **options)
+
+
+def reencoded_inputs(film: np.ndarray, size: int, jpeg_quality: int | None,
+                     variants: Sequence[str] = tuple(VARIANTS)) -> np.ndarray:
+    """(len(variants), size, size) uint8: each re-encode decoded as an upload and preprocessed."""
+    return np.stack([canonical_image(decode_upload(reencode_variant(film, v), "film.jpg").pixels, size, jpeg_quality)
+                     for v in variants])
+
+
+def reencoding_check(engine: Engine, films: Sequence[np.ndarray], size: int, jpeg_quality: int | None,
+                     temperature: float, threshold: float, variants: Sequence[str] = tuple(VARIANTS),
+                     progress: bool = True) -> pd.DataFrame:
+    """Per variant: the ``MOVE_QUANTILE`` quantile and the largest |change in P(pneumonia)|, and the
+    calls flipped at ``threshold``, over original films (H, W) uint8 against their clean inputs."""
+    moves = {v: [] for v in variants}
+    flips = {v: 0 for v in variants}
+    for film in tqdm(films, desc="re-encoding check", disable=not progress):
+        batch = np.concatenate([canonical_image(film, size, jpeg_quality)[None],
+                                reencoded_inputs(film, size, jpeg_quality, variants)])
+        probs = 1.0 / (1.0 + np.exp(-engine.logits(batch) / temperature))
+        for i, variant in enumerate(variants):
+            moves[variant].append(abs(float(probs[1 + i] - probs[0])))
+            flips[variant] += int((probs[1 + i] >= threshold) != (probs[0] >= threshold))
+    rows = []
+    for variant in variants:
+        values = np.asarray(moves[variant])
+        quantile = float(np.quantile(values, MOVE_QUANTILE)) if values.size else float("nan")
+        rows.append({"variant": variant, "films": len(values), f"p{round(100 * MOVE_QUANTILE)}_move": quantile,
+                     "max_move": float(values.max()) if values.size else float("nan"),
+                     "flips": flips[variant], "flip_rate": flips[variant] / max(len(values), 1)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,63 @@
+"""The re-encoding check: every JPEG variant decodes through the service's decoder; moves and flips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pneumolib.data.images import read_grayscale
+from pneumolib.data.shifts import REENCODINGS, STRESS_SHIFTS, reencode
+from pneumolib.engine.base import Engine
+from pneumolib.evaluation.reencoding import VARIANTS, reencode_variant, reencoded_inputs, reencoding_check
+from pneumolib.samples import SAMPLE_FILM
+
+
+@pytest.fixture(scope="module")
+def film() -> np.ndarray:
+    return read_grayscale(SAMPLE_FILM)
+
+
+def test_each_variant_is_a_real_jpeg_of_its_kind(film):
+    from io import BytesIO
+
+    from PIL import Image
+
+    for name, (mode, options) in VARIANTS.items():
+        data = reencode_variant(film, name)
+        with Image.open(BytesIO(data)) as image:
+            assert image.format == "JPEG" and image.mode == mode
+            assert bool(image.info.get("progressive")) == bool(options.get("progressive"))
+
+
+def test_colour_and_progressive_saves_of_a_grayscale_film_read_back_as_the_same_pixels(film):
+    """Why stress val carries one q95 re-encode for all four."""
+    read = [STRESS_SHIFTS["re-encoded JPEG q95"](film)]
+    from pneumolib.decode.upload import decode_upload
+
+    read += [decode_upload(reencode(film, mode, **options), "x.jpg").pixels for mode, options in REENCODINGS.values()]
+    assert all(np.array_equal(read[0], other) for other in read[1:])
+    assert 0 < np.abs(read[0].astype(int) - film).mean() < 2  # re-encoded, nearly the same film
+
+
+class MeanEngine(Engine):
+    """Margin logit proportional to the mean grey level: sensitive to what a re-encode changes."""
+
+    def __init__(self, gain: float) -> None:
+        self.gain = gain
+
+    def run(self, batch, outputs):
+        batch = np.asarray(batch, dtype=np.float32)
+        margin = self.gain * (batch.mean(axis=(1, 2, 3)) - 0.45)
+        return {"logits": np.stack([np.zeros_like(margin), margin], axis=1), "pooled": batch.mean(axis=(2, 3))}
+
+
+def test_the_check_reports_moves_and_flips(film):
+    inputs = reencoded_inputs(film, 64, 75)
+    assert inputs.shape == (len(VARIANTS), 64, 64) and inputs.dtype == np.uint8
+    steady = reencoding_check(MeanEngine(0.0), [film, film[::-1]], 64, 75, 1.0, 0.5, progress=False)
+    assert list(steady["variant"]) == list(VARIANTS) and (steady["films"] == 2).all()
+    assert (steady["max_move"] == 0).all() and (steady["flips"] == 0).all()
+    clean_mean = film.mean() / 255  # a threshold right at the clean film's probability: any move can flip
+    jumpy = reencoding_check(MeanEngine(2000.0), [film], 64, 75, 1.0, 1 / (1 + np.exp(-2000 * (clean_mean - 0.45))),
+                             progress=False)
+    assert (jumpy["max_move"] > 0).any() and jumpy.loc[jumpy["variant"] == "JPEG q30", "max_move"].item() > 0
