@@ -74,3 +74,28 @@ def test_missing_data_error_names_the_three_ways(tmp_path, monkeypatch):
 def test_explicit_path_without_data_is_an_error(tmp_path):
     with pytest.raises(DataNotFoundError, match="explicit path"):
         find_dataset_root(tmp_path, download=False)
+
+
+def test_kagglehub_keeps_its_download_on_drive_when_the_work_folder_is_there(tmp_path, monkeypatch):
+    """Each Colab notebook is a fresh runtime: the 1.2 GB archive must not be fetched five times."""
+    import sys
+    import types
+
+    from pneumolib import config
+
+    drive = tmp_path / "drive" / "MyDrive"
+    monkeypatch.setattr(config, "COLAB_DRIVE_DIR", drive)
+    monkeypatch.delenv("KAGGLEHUB_CACHE", raising=False)
+    monkeypatch.setenv("PNEUMO_WORK_DIR", str(drive / "pneumolib"))
+    assert locate.kagglehub_cache_on_drive() == drive / "pneumolib" / "kagglehub"
+    seen = {}
+    fake = types.ModuleType("kagglehub")
+    fake.dataset_download = lambda handle: seen.setdefault("cache", __import__("os").environ["KAGGLEHUB_CACHE"]) and str(tmp_path)
+    monkeypatch.setitem(sys.modules, "kagglehub", fake)
+    assert locate.download_with_kagglehub() == tmp_path
+    assert seen["cache"] == str(drive / "pneumolib" / "kagglehub")
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "mine"))  # the learner's own choice wins
+    assert locate.kagglehub_cache_on_drive() is None
+    monkeypatch.delenv("KAGGLEHUB_CACHE")
+    monkeypatch.setenv("PNEUMO_WORK_DIR", str(tmp_path / "local"))  # not on Drive: kagglehub's default
+    assert locate.kagglehub_cache_on_drive() is None

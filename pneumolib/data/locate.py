@@ -73,10 +73,33 @@ def resolve_dataset_root(candidate: Path, max_depth: int = 3) -> Path | None:
     return None
 
 
+KAGGLEHUB_CACHE_ENV = "KAGGLEHUB_CACHE"
+
+
+def kagglehub_cache_on_drive() -> Path | None:
+    """Where kagglehub should keep its download: on Google Drive when the work folder is there.
+
+    Every Colab notebook starts a fresh runtime, whose disk is empty: without this, each of
+    notebooks 01-05 would download the 1.2 GB archive again. With the work folder on Drive the
+    archive is kept beside it (``<work folder>/kagglehub``) and found by the next notebook. None when
+    the work folder is not on Drive or ``$KAGGLEHUB_CACHE`` already says where to keep it.
+    """
+    from pneumolib.config import COLAB_DRIVE_DIR, work_root
+
+    root = work_root(create=False)
+    if os.environ.get(KAGGLEHUB_CACHE_ENV) or COLAB_DRIVE_DIR not in root.parents:
+        return None
+    return root / "kagglehub"
+
+
 def download_with_kagglehub() -> Path:
     """Download (or reuse kagglehub's cached copy of) the Kaggle release; needs internet."""
     import kagglehub  # imported here: only this path needs it
 
+    drive_cache = kagglehub_cache_on_drive()
+    if drive_cache is not None:
+        os.environ[KAGGLEHUB_CACHE_ENV] = str(drive_cache)  # kagglehub reads it at each call
+        print(f"kagglehub keeps the download on Drive ({drive_cache}): later notebooks reuse it")
     return Path(kagglehub.dataset_download(KAGGLE_HANDLE))
 
 
