@@ -158,6 +158,59 @@ val = load_split(manifest, "val", root, config.image_size, config.jpeg_quality, 
 fig = figures.augmentation_examples(val.images, n_images=3)
 
 # %% [markdown]
+# ## One training step, by hand
+#
+# `train(...)` below repeats one step a few thousand times. Here is that step in plain code, with the
+# package's own parts, on a **throwaway copy** of the model (the real run starts from ImageNet
+# weights again): a batch from the cached training array, augmented; the forward pass under mixed
+# precision (on a GPU); the **weighted** cross-entropy (normal films weigh about three times more,
+# because there are about three times fewer); backward; the optimiser step (through the gradient
+# scaler when float16 needs one); and the learning-rate schedule's step. What to notice: the
+# learning rate starts near zero (warm-up), and one step barely moves the loss.
+
+# %%
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pneumolib.data.arrays import class_weights
+from pneumolib.data.augment import AugmentConfig, augment_batch
+from pneumolib.engine import autocast_dtype, to_model_input
+from pneumolib.models import create_model
+from pneumolib.training.schedule import warmup_cosine
+
+train_data = load_split(manifest, "train", root, config.image_size, config.jpeg_quality,
+                        config.max_images_per_split, cache_dir(), progress=False)
+student = create_model(config.architecture, pretrained=True, dropout=config.dropout).to(device).train()
+weights = torch.tensor(class_weights(train_data.labels), dtype=torch.float32, device=device)
+optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+steps_per_epoch = len(train_data.labels) // config.batch_size
+scheduler = warmup_cosine(optimizer, int(config.warmup_epochs * steps_per_epoch), config.epochs * steps_per_epoch)
+amp = autocast_dtype(device)  # bfloat16 or float16 on a GPU; None (full precision) on a CPU
+scaler = torch.amp.GradScaler("cuda") if amp == torch.float16 else None
+
+rows = np.sort(np.random.default_rng(0).choice(len(train_data.labels), config.batch_size, replace=False))
+images = augment_batch(to_model_input(train_data.images[rows], device),
+                       torch.Generator(device=device).manual_seed(0), AugmentConfig.from_dict(config.augment_config))
+labels = torch.as_tensor(train_data.labels[rows], device=device)
+for step in range(2):  # the same batch twice: the second loss shows what one step changed
+    with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+        logits = student(images)
+    loss = F.cross_entropy(logits.float(), labels, weight=weights, label_smoothing=config.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    print(f"step {step + 1}: weighted loss {loss.item():.4f} on {len(rows)} films "
+          f"({int(labels.sum())} pneumonia), learning rate {scheduler.get_last_lr()[0]:.2e}")
+    scheduler.step()
+print(f"class weights (normal, pneumonia): {weights[0].item():.2f}, {weights[1].item():.2f}")
+del student, optimizer
+
+# %% [markdown]
 # ## Train
 #
 # The progress bars show the running loss and, per epoch, val ROC AUC. `best.pt` (best epoch),
