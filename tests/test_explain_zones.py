@@ -190,3 +190,12 @@ def test_the_faithfulness_sentences_follow_the_numbers():
     assert "**2 films called pneumonia**" in words and "**4.0 times**" in words and "**50%**" in words
     assert "bacteria (2 films): the call rests most often on the **right lower** zone (100% of them)" in words
     assert "does **not** lower it" in describe_faithfulness(study(-0.01, 0.02, ["left"], ["left"]))
+
+
+def test_a_known_probability_saves_the_films_own_pass():
+    engine = BrightnessEngine()
+    zones = zones_from_mask(two_lungs())
+    full = zone_report(engine, film(), zones, "lung_mean")
+    reused = zone_report(engine, film(), zones, "lung_mean", probability=full.probability)
+    assert engine.batches == [7, 6]
+    assert [c.as_dict() for c in reused.contributions] == [c.as_dict() for c in full.contributions]

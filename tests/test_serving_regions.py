@@ -53,4 +53,4 @@ def test_the_zones_are_measured_in_one_extra_batch(client):
         predict(client, heatmap=True, allow_non_xray=True)
     finally:
         predictor.engine.run = run
-    assert batches == [1, 7]  # the prediction's pass, then the film and its six occlusions together
+    assert batches == [1, 6]  # the prediction's pass, then the six occlusions together

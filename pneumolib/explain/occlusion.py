@@ -111,11 +111,16 @@ class ZoneReport:
 
 
 def zone_report(engine: Engine, image: np.ndarray, zones: LungZones, fill: str = DEFAULT_FILL,
-                temperature: float = 1.0, heatmap: np.ndarray | None = None) -> ZoneReport:
-    """Occlude each of the six zones of ``image`` (S, S float in [0, 1]); one batch of seven."""
+                temperature: float = 1.0, heatmap: np.ndarray | None = None,
+                probability: float | None = None) -> ZoneReport:
+    """Occlude each of the six zones of ``image`` (S, S float in [0, 1]) in one batch: of six when the
+    film's own calibrated ``probability`` is given (a prediction already scored it), else of seven."""
     image = np.asarray(image, dtype=np.float32)
-    batch = np.concatenate([image[None], occluded(image, zones.masks, fill)])
-    probs = probabilities(engine, batch, temperature)
+    hidden = occluded(image, zones.masks, fill)
+    if probability is None:
+        probs = probabilities(engine, np.concatenate([image[None], hidden]), temperature)
+    else:
+        probs = np.concatenate([[probability], probabilities(engine, hidden, temperature)])
     shares = [None] * len(ZONE_NAMES)
     if heatmap is not None:
         from pneumolib.explain.zones import heat_per_zone

@@ -192,7 +192,7 @@ class Predictor:
                              "itself is unaffected")
             else:
                 try:
-                    regions = self.regions(canonical, square, called_pneumonia)
+                    regions = self.regions(canonical, square, called_pneumonia, probability)
                 except Exception:
                     logger.exception("lung-zone occlusion failed")
                     notes.append("the lung zones could not be measured for this image; the prediction "
@@ -200,12 +200,15 @@ class Predictor:
         return Prediction(label, probability, threshold, operating_point, gate,
                           gate_overridden=not gate.passed, heatmap_png=png, warnings=notes, regions=regions)
 
-    def regions(self, canonical: np.ndarray, heatmap: np.ndarray, called_pneumonia: bool) -> dict[str, Any]:
-        """The six lung zones of the model's input, each one's occlusion effect (one batch of seven
-        through the engine), its share of the heatmap and its outline, largest effect first."""
+    def regions(self, canonical: np.ndarray, heatmap: np.ndarray, called_pneumonia: bool,
+                probability: float | None = None) -> dict[str, Any]:
+        """The six lung zones of the model's input, each one's occlusion effect (one batch of six
+        through the engine, the film's own ``probability`` reused), its share of the heatmap and its
+        outline, largest effect first."""
         zones = lung_zones(canonical)
         fill = str(self.metadata.get("explanation", {}).get("occlusion_fill", DEFAULT_FILL))
-        report = zone_report(self.engine, canonical.astype(np.float32) / 255.0, zones, fill, self.temperature, heatmap)
+        report = zone_report(self.engine, canonical.astype(np.float32) / 255.0, zones, fill, self.temperature, heatmap,
+                             probability)
         body = report.as_dict(called_pneumonia)
         outlines = zone_outlines(zones)
         for zone in body["zones"]:
