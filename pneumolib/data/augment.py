@@ -85,11 +85,19 @@ def _uniform(low: float, high: float, n: int, generator: torch.Generator, device
     return low + (high - low) * torch.rand(n, generator=generator, device=device)
 
 
-def augment_batch(images: torch.Tensor, generator: torch.Generator, config: AugmentConfig = AugmentConfig()) -> torch.Tensor:
-    """Augment a (B, 1, H, W) float batch in [0, 1]; every sample draws its own parameters."""
+def augment_batch(images: torch.Tensor, generator: torch.Generator, config: AugmentConfig = AugmentConfig(),
+                  masks: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Augment a (B, 1, H, W) float batch in [0, 1]; every sample draws its own parameters.
+
+    With ``masks`` (B, 1, H, W) in [0, 1] (lung masks), they move with the geometric step and the
+    pair (images, masks) is returned; the random draws are the same as without them.
+    """
     batch, _, height, width = images.shape
     device = images.device
-    images = random_geometry(images, generator, config)
+    if masks is None:
+        images = random_geometry(images, generator, config)
+    else:
+        images, masks = random_geometry(images, generator, config, masks)
 
     if config.blur_probability > 0:
         chosen = torch.rand(batch, generator=generator, device=device) < config.blur_probability
@@ -122,18 +130,20 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, config: Augm
         images = images + noise * std * noisy
     if config.border_erase_probability > 0:
         images = erase_borders(images, generator, config.border_erase_probability, config.max_border_fraction)
-    return images.clamp(0, 1)
+    return images.clamp(0, 1) if masks is None else (images.clamp(0, 1), masks)
 
 
 def _log_uniform(bounds: tuple[float, float], n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     return torch.exp(_uniform(math.log(bounds[0]), math.log(bounds[1]), n, generator, device))
 
 
-def random_geometry(images: torch.Tensor, generator: torch.Generator, config: AugmentConfig) -> torch.Tensor:
+def random_geometry(images: torch.Tensor, generator: torch.Generator, config: AugmentConfig,
+                    masks: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Rotate, zoom, stretch x and y independently and shift; fill the uncovered margin.
 
     The margin (where the sampling grid leaves the film) is filled per sample with the film's
     edge, black or white, so neither a dark frame nor a wide field of view belongs to one class.
+    ``masks``, when given, take the same warp (zero outside the film) and come back as well.
     """
     batch = images.shape[0]
     device = images.device
@@ -151,10 +161,19 @@ def random_geometry(images: torch.Tensor, generator: torch.Generator, config: Au
     draw = torch.rand(batch, generator=generator, device=device)
     black = draw < config.margin_black_probability
     white = (draw >= config.margin_black_probability) & (draw < config.margin_black_probability + config.margin_white_probability)
+    if masks is not None:
+        warped = F.grid_sample(masks.to(grid.dtype), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return _fill_margin(out, grid, black, white), warped
+    return _fill_margin(out, grid, black, white)
+
+
+def _fill_margin(out: torch.Tensor, grid: torch.Tensor, black: torch.Tensor, white: torch.Tensor) -> torch.Tensor:
+    """Black or white where the sampling grid left the film, for the chosen samples."""
+    batch = out.shape[0]
     if not (black | white).any():
         return out
     outside = (grid.abs() > 1).any(dim=-1, keepdim=True).permute(0, 3, 1, 2)  # (B, 1, H, W)
-    fill = white.to(images.dtype).view(batch, 1, 1, 1)
+    fill = white.to(out.dtype).view(batch, 1, 1, 1)
     use_fill = outside & (black | white).view(batch, 1, 1, 1)
     return torch.where(use_fill, fill.expand_as(out), out)
 

@@ -36,6 +36,7 @@ from pneumolib.inference import predict_logits, sigmoid
 from pneumolib.models import ARCHITECTURES, create_model
 from pneumolib.training import distributed
 from pneumolib.training.distributed import SINGLE, World
+from pneumolib.training.lung_guidance import captured_feature_map, evidence_map, outside_lung_share
 from pneumolib.training.schedule import warmup_cosine
 
 
@@ -64,6 +65,7 @@ class TrainConfig:
     channels_last: bool = True
     augment_config: dict[str, Any] = field(default_factory=lambda: asdict(AugmentConfig()))
     ema_decay: float | None = None  # e.g. 0.998: validate and save an exponential moving average of the weights
+    lung_guidance: float = 0.0  # weight of the outside-the-lungs evidence term (see training.lung_guidance)
 
 
 @dataclass
@@ -99,8 +101,12 @@ def train_one_epoch(
     progress: bool = True,
     world: World = SINGLE,
     ema: torch.optim.swa_utils.AveragedModel | None = None,
-) -> float:
+    lung_masks: np.ndarray | None = None,
+) -> float | tuple[float, float]:
     """One pass over ``data``; returns the mean training loss. ``ema`` is updated after every step.
+
+    With ``lung_masks`` ((N, H, W) 0/1, aligned with ``data``) and ``config.lung_guidance`` > 0 the
+    loss gains the lung-guidance term, and the epoch's mean outside-the-lungs share comes back too.
 
     With several processes (``world``; ``model`` wrapped in DDP) each rank draws the same order and
     trains on its slice of every global batch of ``batch_size * world_size`` images: the same
@@ -115,7 +121,9 @@ def train_one_epoch(
     augment_config = AugmentConfig.from_dict(config.augment_config)
     order = torch.randperm(len(data.labels), generator=order_gen).numpy()
     amp_dtype = autocast_dtype(device) if config.amp else None
-    total, seen = 0.0, 0
+    total, seen, outside_total = 0.0, 0, 0.0
+    guided = lung_masks is not None and config.lung_guidance > 0
+    head = (model.module if world.distributed else model).head
     step = config.batch_size * world.world_size  # the global batch
     batches = range(0, len(order) - step + 1 if len(order) >= step else 1, step)
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
@@ -124,17 +132,24 @@ def train_one_epoch(
         index = np.sort(distributed.shard(batch, world))  # sorted: faster reads from a memory map
         images = to_model_input(data.images[index], device)
         labels = torch.as_tensor(data.labels[index], device=device)
+        masks = to_model_input(lung_masks[index] * 255, device) if guided else None
         if config.augment:
-            images = augment_batch(images, aug_gen, augment_config)
+            augmented = augment_batch(images, aug_gen, augment_config, masks)
+            images, masks = augmented if guided else (augmented, None)
         if config.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None), \
+                captured_feature_map(model) as feature_maps:
             logits = model(images)
             if world.distributed:
                 batch_weight = loss_weights[torch.as_tensor(data.labels[batch], device=device)].sum()
                 loss = distributed_loss(logits.float(), labels, loss_weights, config.label_smoothing, batch_weight, world)
             else:
                 loss = F.cross_entropy(logits.float(), labels, weight=loss_weights, label_smoothing=config.label_smoothing)
+            if guided:
+                outside = outside_lung_share(evidence_map(feature_maps[-1].float(), head), masks)
+                loss = loss + config.lung_guidance * outside.mean()
+                outside_total += float(outside.detach().sum())
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -150,7 +165,9 @@ def train_one_epoch(
         seen += len(index)
         bar.set_postfix(loss=f"{total / seen:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
     if world.distributed:  # each rank's losses are its share of the global batch's: their sum is the global mean
-        total, seen = distributed.all_reduce_sum(world, [total, seen])
+        total, seen, outside_total = distributed.all_reduce_sum(world, [total, seen, outside_total])
+    if guided:
+        return total / max(seen, 1), outside_total / max(seen, 1)
     return total / max(seen, 1)
 
 
@@ -281,6 +298,22 @@ def _load_splits(config: TrainConfig, manifest: pd.DataFrame, data_root: DataRoo
     return load("train", progress), load("val", progress)
 
 
+def _lung_masks(config: TrainConfig, train_data: SplitArrays, cache_dir: str | os.PathLike | None,
+                progress: bool, world: World) -> np.ndarray | None:
+    """The training images' lung masks when lung guidance is on (computed once, cached beside the images)."""
+    if config.lung_guidance <= 0:
+        return None
+    from pneumolib.training.lung_guidance import lung_mask_array, mask_cache_file
+
+    cache = mask_cache_file(Path(cache_dir) if cache_dir is not None else None, "train", len(train_data.labels),
+                            config.image_size)
+    if world.distributed and cache is not None:
+        if world.is_main:
+            lung_mask_array(train_data.images, cache, progress)
+        distributed.barrier(world)
+    return lung_mask_array(train_data.images, cache, progress and world.is_main)
+
+
 def _read_resume_state(last_path: Path, resume: bool, world: World) -> dict[str, Any] | None:
     """``last.pt`` as rank 0 reads it, on every rank (the output folder need not be shared)."""
     state = read_checkpoint(last_path) if resume and world.is_main and last_path.is_file() else None
@@ -327,6 +360,7 @@ def _train(config: TrainConfig, manifest: pd.DataFrame, data_root: DataRoot, out
     if len(train_data.labels) < world.world_size:
         raise ValueError(f"{len(train_data.labels)} training images cannot be shared by {world.world_size} processes.")
 
+    lung_masks = _lung_masks(config, train_data, cache_dir, progress, world)
     model = create_model(config.architecture, config.pretrained and not config.init_checkpoint,
                          config.weights_path, config.dropout).to(device)
     if config.init_checkpoint:
@@ -365,13 +399,17 @@ def _train(config: TrainConfig, manifest: pd.DataFrame, data_root: DataRoot, out
             break
         started = time.perf_counter()
         train_loss = train_one_epoch(trained, train_data, optimizer, scheduler, loss_weights, config, epoch,
-                                     device, scaler, progress, world, ema)
+                                     device, scaler, progress, world, ema, lung_masks)
+        guidance = {}
+        if isinstance(train_loss, tuple):
+            train_loss, share = train_loss
+            guidance = {"train_outside_lung_share": share}
         train_seconds = time.perf_counter() - started
         distributed.broadcast_buffers(world, model)  # every rank evaluates the model rank 0 saves
         kept = ema.module if ema is not None else model  # what is validated and saved as the epoch's model
         metrics = evaluate_split(kept, val_data, device, world=world)
         row = {"epoch": epoch + 1, "train_loss": train_loss, **metrics, "lr": scheduler.get_last_lr()[0],
-               "train_seconds": train_seconds, "train_images_per_s": len(train_data.labels) / train_seconds}
+               "train_seconds": train_seconds, "train_images_per_s": len(train_data.labels) / train_seconds, **guidance}
         history.append(row)
         improved = metrics["val_auc"] > best_auc
         if improved:
