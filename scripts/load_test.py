@@ -22,9 +22,8 @@ import time
 from pathlib import Path
 
 import httpx
-from PIL import Image
-
 from _server import default_image, percentile, rss_mb, running_server
+from PIL import Image
 
 Request = tuple[str, tuple[str, bytes, str], dict[str, str], int]
 
@@ -80,7 +79,8 @@ def main() -> None:
         stop = start + args.seconds
 
         def client_loop(offset: int) -> None:
-            with httpx.Client(timeout=120) as client:
+            # each thread is its own client, as the service's per-client limits see them behind a local proxy
+            with httpx.Client(timeout=120, headers={"X-Forwarded-For": f"198.51.100.{offset + 1}"}) as client:
                 for label, upload, query, status in itertools.islice(itertools.cycle(mix), offset, None):
                     if time.monotonic() >= stop:
                         return

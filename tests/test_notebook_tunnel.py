@@ -15,7 +15,7 @@ from pyngrok import ngrok
 from pyngrok.exception import PyngrokNgrokError, PyngrokNgrokHTTPError, PyngrokNgrokInstallError
 
 import pneumolib.notebook.tunnel as tunnels
-from pneumolib.notebook.tunnel import TOKEN_NAME, find_token, open_tunnel
+from pneumolib.notebook.tunnel import LOGIN_NAME, TOKEN_NAME, find_token, open_tunnel
 
 TOKEN = "2abcDEFghiJKLmnoPQRstu_1234567890vwxYZ"
 
@@ -54,11 +54,16 @@ def fake(monkeypatch):
 def not_colab(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", None)  # `from google.colab import ...` -> ImportError
     monkeypatch.delenv(TOKEN_NAME, raising=False)
+    monkeypatch.delenv(LOGIN_NAME, raising=False)
 
 
-def colab_secret(monkeypatch, value: str | None = None, error: str | None = None) -> None:
+def colab_secret(monkeypatch, value: str | None = None, error: str | None = None, login: str | None = None) -> None:
     """Pretend to run in Colab, with ``userdata.get`` returning ``value`` or raising a class named ``error``."""
     def get(name: str) -> str:
+        if name == LOGIN_NAME:
+            if login is None:
+                raise type("SecretNotFoundError", (Exception,), {})(name)
+            return login
         assert name == TOKEN_NAME
         if error:
             raise type(error, (Exception,), {})(name)
@@ -72,6 +77,7 @@ def colab_secret(monkeypatch, value: str | None = None, error: str | None = None
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.setitem(sys.modules, "google.colab.userdata", userdata)
     monkeypatch.delenv(TOKEN_NAME, raising=False)
+    monkeypatch.delenv(LOGIN_NAME, raising=False)
 
 
 def test_no_token_serves_locally(fake, not_colab) -> None:
@@ -182,3 +188,31 @@ def test_close_survives_ngrok_errors(fake, not_colab, monkeypatch) -> None:
 
 def test_module_docs_name_the_secret() -> None:
     assert TOKEN_NAME in tunnels.__doc__ and "google.colab" in tunnels.__doc__
+
+
+def test_without_a_login_the_message_says_anyone_can_use_it(fake, not_colab) -> None:
+    messages: list[str] = []
+    opened = open_tunnel(8000, token=TOKEN, say=messages.append)
+    assert opened.login_source is None and "traffic_policy" not in fake.connected[0][1]
+    assert "Anyone with this URL" in messages[0] and LOGIN_NAME in messages[0]
+
+
+def test_a_login_from_the_colab_secret_puts_basic_auth_on_the_tunnel(fake, monkeypatch) -> None:
+    login = "learner:correct-horse-battery"
+    colab_secret(monkeypatch, TOKEN, login=login)
+    messages: list[str] = []
+    opened = open_tunnel(8000, say=messages.append)
+    assert opened.login_source == f"the Colab secret {LOGIN_NAME}"
+    (_, kwargs), = fake.connected
+    (rule,) = kwargs["traffic_policy"]["on_http_request"]
+    assert rule["actions"] == [{"type": "basic-auth", "config": {"realm": "pneumolib", "credentials": [login]}}]
+    assert "asks every visitor" in messages[0] and "Anyone with this URL" not in messages[0]
+    assert "correct-horse" not in "".join(messages) and "correct-horse" not in repr(opened)
+
+
+@pytest.mark.parametrize("login,words", [("no-colon-here", "user:password"), ("learner:short", "at least 8")])
+def test_a_malformed_login_opens_no_tunnel(fake, not_colab, monkeypatch, login, words) -> None:
+    monkeypatch.setenv(LOGIN_NAME, login)
+    messages: list[str] = []
+    assert open_tunnel(8000, token=TOKEN, say=messages.append) is None
+    assert not fake.connected and words in messages[0] and "serving locally only" in messages[0]

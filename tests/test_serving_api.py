@@ -17,10 +17,6 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-
-from pneumolib.serving.app import create_app
-from pneumolib.serving.predictor import Predictor, shrink_to_fit
-from pneumolib.serving.settings import ServiceSettings
 from serving_fixtures import (
     NOT_XRAY_DIR,
     OPERATING_POINTS,
@@ -32,6 +28,10 @@ from serving_fixtures import (
     xray_paths,
     xray_pixels,
 )
+
+from pneumolib.serving.app import create_app
+from pneumolib.serving.predictor import Predictor, shrink_to_fit
+from pneumolib.serving.settings import ServiceSettings
 
 KINDS = upload_kinds()
 XRAY = KINDS["png_8bit"]
@@ -361,8 +361,14 @@ def test_parallel_requests_all_succeed_within_the_concurrency_bound(client: Test
 
     monkeypatch.setattr(predictor, "predict", counting)
     uploads = [KINDS[kind] for kind in sorted(KINDS)][:8]
+
+    def from_own_client(numbered: tuple[int, tuple[str, bytes, str]]):  # 8 clients, each within its own limit
+        number, upload = numbered
+        return client.post("/predict", files={"file": upload}, params={"heatmap": True},
+                           headers={"X-Forwarded-For": f"198.51.100.{number}"})
+
     with ThreadPoolExecutor(8) as pool:
-        responses = list(pool.map(lambda upload: post(client, upload, heatmap=True), uploads))
+        responses = list(pool.map(from_own_client, enumerate(uploads)))
     assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses if r.status_code != 200]
     assert all(r.json()["heatmap"] for r in responses)
     assert 1 <= peak <= ServiceSettings().max_concurrency

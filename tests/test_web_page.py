@@ -13,13 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from serving_fixtures import NOT_XRAY_DIR, OPERATING_POINTS, XRAY_DIR, tiny_checkpoint, upload_kinds
 
 CHROMIUM = Path(os.environ.get("PNEUMO_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 60_000
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 if not CHROMIUM.is_file():
     pytest.skip(f"browser test: no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
@@ -30,8 +31,8 @@ PNEUMONIA_XRAY = sorted((XRAY_DIR / "test" / "PNEUMONIA").glob("*.jpeg"))[0]
 
 @pytest.fixture(scope="module")
 def server():
-    from pneumolib.serving.app import create_app
     from pneumolib.notebook.background import BackgroundServer
+    from pneumolib.serving.app import create_app
     from pneumolib.serving.settings import ServiceSettings
 
     running = BackgroundServer(create_app(tiny_checkpoint(), ServiceSettings())).start(timeout=120)
@@ -52,18 +53,37 @@ def browser(tmp_path_factory):
         context.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    """The page, freshly loaded, with every request and uncaught script error recorded."""
+# Every content-security-policy violation the page causes is recorded before any of its own code runs.
+RECORD_CSP = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
+              "(event) => window.__csp.push(`${event.violatedDirective} ${event.blockedURI}`));")
+
+
+def open_page(browser, url: str):
+    """A fresh page at ``url`` with its requests, uncaught script errors and CSP violations recorded."""
     page = browser.new_page()
     page.requests, page.script_errors = [], []
+    page.add_init_script(RECORD_CSP)
     page.on("request", lambda request: page.requests.append(request.url))
     page.on("pageerror", lambda error: page.script_errors.append(str(error)))
-    page.goto(f"{server.url}/", wait_until="load")
-    page.wait_for_function("() => !document.getElementById('model-info').textContent.startsWith('Loading')")
-    yield page
+    page.on("console", lambda message: "Content Security Policy" in message.text and page.script_errors.append(message.text))
+    page.goto(f"{url}/", wait_until="load")
+    return page
+
+
+def close_page(page) -> None:
+    violations = page.evaluate("() => window.__csp")
+    assert not violations, f"content security policy violations: {violations}"
     assert not page.script_errors, page.script_errors
     page.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """The page, freshly loaded, with every request, uncaught script error and CSP violation recorded."""
+    page = open_page(browser, server.url)
+    page.wait_for_function("() => !document.getElementById('model-info').textContent.startsWith('Loading')")
+    yield page
+    close_page(page)
 
 
 def wait_for_answer(page) -> None:
@@ -127,8 +147,9 @@ def test_upload_shows_prediction_heatmap_and_slider(page, server) -> None:
     assert [line.split()[0] + " " + line.split()[1] for line in listed] == [z["zone"] for z in with_map["regions"]["zones"]]
     assert page.inner_text("#zones-summary") == with_map["regions"]["summary"]
     assert "not a diagnosis" in page.inner_text("#zones-note")
-    svg_box = page.eval_on_selector("#zones-svg", "svg => [svg.getBoundingClientRect().width, svg.getBoundingClientRect().height]")
-    box = page.eval_on_selector("#overlay", "image => [image.getBoundingClientRect().width, image.getBoundingClientRect().height]")
+    size = "element => [element.getBoundingClientRect().width, element.getBoundingClientRect().height]"
+    svg_box = page.eval_on_selector("#zones-svg", size)
+    box = page.eval_on_selector("#overlay", size)
     assert svg_box == pytest.approx(box, abs=1)  # the outlines lie over the film, not beside it
 
     assert page.eval_on_selector("#overlay", "image => getComputedStyle(image).opacity") == "1"
@@ -187,3 +208,41 @@ def test_unreachable_service_is_explained(page, server) -> None:
     page.set_input_files("#file", str(PNEUMONIA_XRAY))
     wait_for_answer(page)
     assert "could not be reached" in page.inner_text("#error-text")
+
+
+def test_page_runs_under_its_content_security_policy(page, server) -> None:
+    policy = httpx.get(f"{server.url}/", timeout=30).headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+    page.set_input_files("#file", str(PNEUMONIA_XRAY))
+    page.check("#heatmap")
+    wait_for_answer(page)
+    page.wait_for_selector("#overlay:not([hidden])")
+    assert page.evaluate("() => window.__csp") == []  # the heatmap (data:) and the film (blob:) are allowed
+
+
+def test_a_keyed_service_asks_for_the_key_once_and_keeps_it_in_memory(browser) -> None:
+    from pneumolib.notebook.background import BackgroundServer
+    from pneumolib.serving.app import create_app
+    from pneumolib.serving.settings import ServiceSettings
+
+    key = "page-test-key-0123456789"
+    keyed = BackgroundServer(create_app(tiny_checkpoint(), ServiceSettings(api_key=key))).start(timeout=120)
+    try:
+        page = open_page(browser, keyed.url)
+        page.wait_for_selector("#key-form:not([hidden])")
+        page.fill("#api-key", "not-the-key-0000000000")
+        page.click("#key-form button")
+        page.wait_for_selector("#key-form:not([hidden])")
+        assert "not accepted" in page.inner_text("#key-note")
+        page.fill("#api-key", key)
+        page.click("#key-form button")
+        page.wait_for_function("() => document.getElementById('model-info').textContent.includes('tiny')")
+        page.set_input_files("#file", str(PNEUMONIA_XRAY))
+        wait_for_answer(page)
+        assert page.is_hidden("#error") and page.inner_text("#prediction") in ("Pneumonia", "Normal")
+        assert page.is_hidden("#key-form")
+        stored = page.evaluate("() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie")
+        assert key not in stored
+        close_page(page)
+    finally:
+        keyed.stop()

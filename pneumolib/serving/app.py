@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -22,24 +24,29 @@ from typing import Annotated, Any
 import torch
 from fastapi import FastAPI, File, Query, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from threadpoolctl import threadpool_limits
 
 from pneumolib import __version__
 from pneumolib import checkpoint as checkpoints
-
+from pneumolib.decode.errors import UploadError
 from pneumolib.decode.upload import decode_upload
+from pneumolib.serving.access import ApiKeyRequired
+from pneumolib.serving.fairness import ClientLimiter, ClientLimits
 from pneumolib.serving.handlers import install_error_handlers
 from pneumolib.serving.model_card import build_model_card
 from pneumolib.serving.predictor import OVERRIDE_FLAG, Predictor
 from pneumolib.serving.schemas import DISCLAIMER, ErrorBody, OperatingPointName, PredictionResponse, prediction_response
+from pneumolib.serving.security import SecurityHeaders
 from pneumolib.serving.settings import ServiceSettings
 from pneumolib.serving.uploads import MULTIPART_OVERHEAD, BodySizeLimit, read_upload, too_large_detail
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 415, 422, 500, 503)}
+ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 413, 415, 422, 429, 500, 503)}
+requests_log = logging.getLogger("pneumolib.requests")
 
 
 @dataclass
@@ -74,9 +81,18 @@ def create_app(checkpoint: str | os.PathLike | None = None, settings: ServiceSet
         lifespan=lifespan,
     )
     app.state.service = state
+    # middlewares run outermost-last-added: headers on everything, then the catch-all, the key,
+    # the per-client limits, the body size; refusals are decided before the upload is read
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
                        detail=too_large_detail(settings.max_upload_bytes))
-    install_error_handlers(app)  # added last, so its catch-all wraps everything above
+    if settings.client_max_in_flight or settings.client_rate_per_minute:
+        app.add_middleware(ClientLimiter, limits=ClientLimits(settings.client_rate_per_minute, settings.client_burst,
+                                                              settings.client_max_in_flight))
+    if settings.api_key:
+        app.add_middleware(ApiKeyRequired, key=settings.api_key)
+    install_error_handlers(app)  # its catch-all wraps everything above
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_routes(app, state)
     return app
 
@@ -176,12 +192,29 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
         predictor = state.predictor
         if predictor is None or state.slots is None:
             return _unavailable(state)
-        async with state.slots:  # queued uploads wait as spooled files, not as bytes in memory
-            data = await read_upload(file, state.settings.max_upload_bytes)
-            return await run_in_threadpool(
-                _answer, predictor, state.settings, data, file.filename, file.content_type,
-                operating_point.value, heatmap, allow_non_xray,
-            )
+        started, size, status = time.perf_counter(), file.size, 500
+        try:
+            async with state.slots:  # queued uploads wait as spooled files, not as bytes in memory
+                data = await read_upload(file, state.settings.max_upload_bytes)
+                size = len(data)
+                answer = await run_in_threadpool(
+                    _answer, predictor, state.settings, data, file.filename, file.content_type,
+                    operating_point.value, heatmap, allow_non_xray,
+                )
+            status = 200
+            return answer
+        except UploadError as error:
+            status = error.status_code
+            raise
+        finally:  # the size, type, status and timing of an upload: never its name or its contents
+            requests_log.info("predict: %s bytes, %s, status %d, %.0f ms", size, _media_type(file.content_type),
+                              status, 1000 * (time.perf_counter() - started))
+
+
+def _media_type(declared: str | None) -> str:
+    """The upload's declared type for the log, when it looks like one (a client chooses this text)."""
+    kind = (declared or "").split(";")[0].strip().lower()
+    return kind if re.fullmatch(r"[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,60}", kind) else "no valid type"
 
 
 def _answer(predictor: Predictor, settings: ServiceSettings, data: bytes, filename: str | None,

@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pneumolib.decode.errors import UploadError
 from pneumolib.constants import OPERATING_POINTS
+from pneumolib.decode.errors import UploadError
 
 logger = logging.getLogger(__name__)
 

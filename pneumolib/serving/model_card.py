@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pneumolib.constants import DEFAULT_OPERATING_POINT
-from pneumolib.evaluation.report import report_path
 from pneumolib.decode.formats import SUPPORTED_FORMATS
+from pneumolib.evaluation.report import report_path
 from pneumolib.serving.predictor import Predictor
 
 logger = logging.getLogger(__name__)

@@ -21,20 +21,19 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pneumolib.constants import DEFAULT_OPERATING_POINT, DISPLAY_NAMES, OPERATING_POINTS
 from pneumolib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from pneumolib.constants import DEFAULT_OPERATING_POINT, DISPLAY_NAMES, OPERATING_POINTS
 from pneumolib.data.hashing import file_sha256
 from pneumolib.data.preprocess import canonical_image
+from pneumolib.decode.errors import NotAChestXray
+from pneumolib.decode.upload import DecodedImage
 from pneumolib.engine import Engine, create_engine, margin_logits, to_model_input
 from pneumolib.explain.linear_head import LinearHeadGradCAM
 from pneumolib.explain.occlusion import DEFAULT_FILL, zone_report
 from pneumolib.explain.zones import lung_zones, zone_outlines
+from pneumolib.gate.mahalanobis import MahalanobisGate
 from pneumolib.inference import sigmoid
 from pneumolib.models.classifier import PneumoniaClassifier
-
-from pneumolib.decode.upload import DecodedImage
-from pneumolib.decode.errors import NotAChestXray
-from pneumolib.gate.mahalanobis import MahalanobisGate
 
 logger = logging.getLogger(__name__)
 

@@ -11,15 +11,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pneumolib import environment
+from pneumolib.decode.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 from pneumolib.engine.choice import ENGINE_ENV, engine_preference
 
-from pneumolib.decode.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
-
-MAX_UPLOAD_BYTES_ENV = "PNEUMO_MAX_UPLOAD_BYTES"
-MAX_PIXELS_ENV = "PNEUMO_MAX_PIXELS"
-MAX_CONCURRENCY_ENV = "PNEUMO_MAX_CONCURRENCY"
-HEATMAP_MAX_SIDE_ENV = "PNEUMO_HEATMAP_MAX_SIDE"
-TORCH_THREADS_ENV = "PNEUMO_TORCH_THREADS"
+MAX_UPLOAD_BYTES_ENV = environment.MAX_UPLOAD_BYTES
+MAX_PIXELS_ENV = environment.MAX_PIXELS
+MAX_CONCURRENCY_ENV = environment.MAX_CONCURRENCY
+HEATMAP_MAX_SIDE_ENV = environment.HEATMAP_MAX_SIDE
+TORCH_THREADS_ENV = environment.TORCH_THREADS
+API_KEY_ENV = environment.API_KEY
+CLIENT_IN_FLIGHT_ENV = environment.CLIENT_MAX_IN_FLIGHT
+CLIENT_RATE_ENV = environment.CLIENT_RATE_PER_MINUTE
+CLIENT_BURST_ENV = environment.CLIENT_BURST
+MIN_API_KEY_LENGTH = 16
 
 
 @dataclass(frozen=True)
@@ -45,19 +50,35 @@ class ServiceSettings:
     """Which inference engine answers: ``auto`` (ONNX Runtime on a CPU where installed, else
     PyTorch), ``onnx`` or ``torch``; see :mod:`pneumolib.engine.choice`."""
 
+    api_key: str = ""
+    """When set, ``/predict`` and ``/model`` need it (see :mod:`pneumolib.serving.access`); empty:
+    open, as suits a service only its owner can reach."""
+    client_max_in_flight: int = 4
+    """Requests one client may have waiting or running at once (0: no limit); see
+    :mod:`pneumolib.serving.fairness`. The page may have a superseded request still running."""
+    client_rate_per_minute: float = 0.0
+    """Sustained requests per minute per client after a burst of ``client_burst`` (0: no rate
+    limit, the local default; notebook 06 sets one before opening a public tunnel)."""
+    client_burst: int = 20
+
     def __post_init__(self) -> None:
         engine_preference(self.engine)  # raises on an unknown engine name
         for name, low in (("max_upload_bytes", 1), ("max_pixels", 1), ("max_concurrency", 1),
-                          ("heatmap_max_side", 0), ("torch_threads", 0)):
+                          ("heatmap_max_side", 0), ("torch_threads", 0), ("client_max_in_flight", 0),
+                          ("client_rate_per_minute", 0), ("client_burst", 1)):
             if getattr(self, name) < low:
                 raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")
+        if self.api_key and (len(self.api_key) < MIN_API_KEY_LENGTH or self.api_key != self.api_key.strip()):
+            raise ValueError(f"{API_KEY_ENV} must be at least {MIN_API_KEY_LENGTH} characters with no spaces around it "
+                             "(for example: python -c \"import secrets; print(secrets.token_urlsafe(24))\")")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """Defaults overridden by ``PNEUMO_MAX_UPLOAD_BYTES``, ``PNEUMO_MAX_PIXELS``,
-        ``PNEUMO_MAX_CONCURRENCY``, ``PNEUMO_HEATMAP_MAX_SIDE``, ``PNEUMO_TORCH_THREADS`` and
-        ``PNEUMO_ENGINE``."""
-        env = os.environ if environ is None else environ
+        ``PNEUMO_MAX_CONCURRENCY``, ``PNEUMO_HEATMAP_MAX_SIDE``, ``PNEUMO_TORCH_THREADS``,
+        ``PNEUMO_ENGINE``, ``PNEUMO_API_KEY``, ``PNEUMO_CLIENT_MAX_IN_FLIGHT``,
+        ``PNEUMO_CLIENT_RATE_PER_MINUTE`` and ``PNEUMO_CLIENT_BURST``."""
+        env = environ  # None: the process environment (pneumolib.environment.read)
         defaults = cls()
         return cls(
             max_upload_bytes=_int(env, MAX_UPLOAD_BYTES_ENV, defaults.max_upload_bytes, 1),
@@ -66,6 +87,10 @@ class ServiceSettings:
             heatmap_max_side=_int(env, HEATMAP_MAX_SIDE_ENV, defaults.heatmap_max_side, 0),
             torch_threads=_int(env, TORCH_THREADS_ENV, defaults.torch_threads, 0),
             engine=_engine(env, defaults.engine),
+            api_key=environment.read(API_KEY_ENV, env) or "",
+            client_max_in_flight=_int(env, CLIENT_IN_FLIGHT_ENV, defaults.client_max_in_flight, 0),
+            client_rate_per_minute=_int(env, CLIENT_RATE_ENV, int(defaults.client_rate_per_minute), 0),
+            client_burst=_int(env, CLIENT_BURST_ENV, defaults.client_burst, 1),
         )
 
     def inference_threads(self) -> int:
@@ -76,16 +101,16 @@ class ServiceSettings:
         return max(1, cores // self.max_concurrency)
 
 
-def _engine(env: Mapping[str, str], default: str) -> str:
-    raw = env.get(ENGINE_ENV, "").strip()
+def _engine(env: Mapping[str, str] | None, default: str) -> str:
+    raw = environment.read(ENGINE_ENV, env) or ""
     try:
         return engine_preference(raw or default)
     except ValueError:
         raise ValueError(f"{ENGINE_ENV}={raw!r} is not an inference engine; use auto, onnx or torch") from None
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int) -> int:
-    raw = env.get(name, "").strip()
+def _int(env: Mapping[str, str] | None, name: str, default: int, low: int) -> int:
+    raw = environment.read(name, env) or ""
     if not raw:
         return default
     try:
