@@ -14,14 +14,14 @@ from typing import Any
 
 import torch
 
-from pneumolib import CLASS_NAMES, __version__
+from pneumolib import CLASS_NAMES, __version__, environment
 from pneumolib.config import DEFAULT_PROFILE, profile_name, work_dir
 from pneumolib.models import create_model
 from pneumolib.models.classifier import PneumoniaClassifier
 
 FORMAT = "pneumolib-checkpoint"
 FORMAT_VERSION = 1
-CHECKPOINT_ENV = "PNEUMO_CHECKPOINT"
+CHECKPOINT_ENV = environment.CHECKPOINT
 WORK_DIR_MODEL = "model.pt"
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "pneumolib_lite0.pt"
 
@@ -102,7 +102,7 @@ def find_checkpoint(path: str | os.PathLike | None = None) -> tuple[Path, str]:
     """
     if path is not None:
         return Path(path), "given explicitly"
-    env = os.environ.get(CHECKPOINT_ENV)
+    env = environment.read(CHECKPOINT_ENV)
     if env:
         return Path(env), f"from {CHECKPOINT_ENV}"
     profile = profile_name()

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pneumolib.config import (
-    CLONE_COMMAND, CheckoutOnly, active_profile, cache_dir, checkout_root, project_file, work_dir,
+    CLONE_COMMAND,
+    CheckoutOnly,
+    active_profile,
+    cache_dir,
+    checkout_root,
+    project_file,
+    work_dir,
 )
 
 if TYPE_CHECKING:
@@ -27,7 +33,11 @@ def _data_root(args: argparse.Namespace) -> DataRoot:
 
 def _manifest(args: argparse.Namespace) -> int:
     from pneumolib.data.manifest import (
-        build_manifest, default_manifest_path, load_manifest, manifest_output_path, refresh_packaged_manifest,
+        build_manifest,
+        default_manifest_path,
+        load_manifest,
+        manifest_output_path,
+        refresh_packaged_manifest,
         write_manifest,
     )
     from pneumolib.data.source_split import describe_cross_source
@@ -81,7 +91,7 @@ def _train(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size, "learning_rate": args.lr, "weights_path": args.weights,
         "init_checkpoint": args.init_from, "warmup_epochs": args.warmup_epochs, "patience": args.patience,
         "seed": args.seed, "max_images_per_split": args.max_images,
-        "ema_decay": args.ema,
+        "ema_decay": args.ema, "lung_guidance": args.lung_guidance,
     }.items() if v is not None}
     config = TrainConfig(epochs=profile.epochs, image_size=profile.image_size, batch_size=profile.batch_size,
                          max_images_per_split=profile.max_images_per_split)
@@ -92,7 +102,8 @@ def _train(args: argparse.Namespace) -> int:
         if flag is not None:
             config = dataclasses.replace(config, augment_config={**config.augment_config, key: flag})
     if args.border_erase is not None:
-        config = dataclasses.replace(config, augment_config={**config.augment_config, "border_erase_probability": args.border_erase,
+        config = dataclasses.replace(config, augment_config={**config.augment_config,
+                                                             "border_erase_probability": args.border_erase,
                                                              "max_border_fraction": args.border_fraction})
     out = Path(args.out) if args.out else work_dir() / "train"
     result = train(config, load_manifest(args.manifest), _data_root(args),
@@ -232,9 +243,9 @@ def _non_xray_folder(given: str | None) -> Path:
 def _measure_gate(args: argparse.Namespace) -> int:
     from pneumolib.checkpoint import find_checkpoint
     from pneumolib.data.manifest import load_manifest
-    from pneumolib.evaluation.test_access import record_test_access
     from pneumolib.data.sources import BASE_SOURCE, locate
     from pneumolib.decode.formats import image_files
+    from pneumolib.evaluation.test_access import record_test_access
     from pneumolib.gate.measure import measure_gate
     from pneumolib.serving.predictor import Predictor
 
@@ -285,6 +296,7 @@ def _bundle(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     import dataclasses
+    import logging
 
     import uvicorn
 
@@ -295,6 +307,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.engine:
         settings = dataclasses.replace(settings, engine=args.engine)
     print(f"pneumolib API on http://{args.host}:{args.port}/  (docs: /docs; not a diagnostic tool)")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")  # the request log
     uvicorn.run(create_app(args.checkpoint, settings), host=args.host, port=args.port, workers=1)
     return 0
 
@@ -338,8 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--ema", type=float, metavar="DECAY",
                        help="validate and save an exponential moving average of the weights (e.g. 0.998; default: off)")
+    train.add_argument("--lung-guidance", type=float, metavar="WEIGHT",
+                       help="weight of the loss term that keeps the evidence on the lung fields (e.g. 0.5; default 0)")
     train.add_argument("--max-images", type=int, help="at most this many images per split, half per class (a quick run)")
-    train.add_argument("--border-erase", type=float, help="probability per side of blanking a band along the film's edge (default 0.6; 0 turns it off)")
+    train.add_argument("--border-erase", type=float,
+                       help="probability per side of blanking a band along the film's edge (default 0.6; 0 turns it off)")
     train.add_argument("--jpeg-augment", type=float, metavar="P",
                        help="share of training images given a JPEG round trip at quality 20-95 (default 0)")
     train.add_argument("--clahe-augment", type=float, metavar="P", help="share of training images given CLAHE (default 0)")
@@ -374,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     finalize.set_defaults(run=_finalize)
 
     evaluate = commands.add_parser("evaluate", help="report on the official test split (metrics, intervals, calibration)")
-    evaluate.add_argument("checkpoint", nargs="?", help="default: $PNEUMO_CHECKPOINT, the work folder's model, or the bundled one")
+    evaluate.add_argument("checkpoint", nargs="?",
+                          help="default: $PNEUMO_CHECKPOINT, the work folder's model, or the bundled one")
     evaluate.add_argument("--out", help="report JSON (default: <work dir>/evaluation/report.json)")
     evaluate.add_argument("--update-docs", action="store_true",
                           help="in a clone: rewrite the results sections of README.md and MODEL_CARD.md (and log to "
@@ -391,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("out", help="where to write the re-calibrated checkpoint")
     site.set_defaults(run=_calibrate_gate)
 
-    measure = commands.add_parser("measure-gate", help="share of test X-rays the not-an-X-ray gate passes and of non-X-rays it refuses")
+    measure = commands.add_parser("measure-gate",
+                                  help="share of test X-rays the not-an-X-ray gate passes and of non-X-rays it refuses")
     measure.add_argument("--checkpoint", help="default: the checkpoint the service would load")
     measure.add_argument("--non-xrays", help="folder of pictures that are not chest X-rays "
                                              "(default: the project's set, tests/fixtures/not_xray in a clone)")
@@ -400,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--offline", action="store_true")
     measure.set_defaults(run=_measure_gate)
 
-    docs = commands.add_parser("docs", help="in a clone: regenerate the README's and model card's results from the saved report (no test look)")
+    docs = commands.add_parser("docs", help="in a clone: regenerate the README's and model card's results from the "
+                                            "saved report (no test look)")
     docs.add_argument("checkpoint", nargs="?", help="default: the bundled model; its <stem>.report.json must exist")
     docs.set_defaults(run=_docs)
 

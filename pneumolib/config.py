@@ -13,9 +13,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROFILE_ENV = "PNEUMO_PROFILE"
-WORK_DIR_ENV = "PNEUMO_WORK_DIR"
-CACHE_DIR_ENV = "PNEUMO_CACHE_DIR"
+from pneumolib import environment
+
+PROFILE_ENV = environment.PROFILE
+WORK_DIR_ENV = environment.WORK_DIR
+CACHE_DIR_ENV = environment.CACHE_DIR
 COLAB_LOCAL_CACHE = Path("/content/pneumo_cache")
 COLAB_DRIVE_DIR = Path("/content/drive/MyDrive")
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +47,7 @@ PROFILES: dict[str, Profile] = {
 
 def profile_name() -> str:
     """The active profile's name (``full`` unless ``PNEUMO_PROFILE`` says otherwise)."""
-    name = os.environ.get(PROFILE_ENV, DEFAULT_PROFILE).strip().lower() or DEFAULT_PROFILE
+    name = (environment.read(PROFILE_ENV) or DEFAULT_PROFILE).lower()
     if name not in PROFILES:
         raise ValueError(f"{PROFILE_ENV}={name!r} is not a profile; choose one of {sorted(PROFILES)}")
     return name
@@ -62,7 +64,7 @@ def work_root(create: bool = True) -> Path:
     ``PNEUMO_WORK_DIR`` wins; in Colab with Google Drive mounted it is a folder on Drive so a
     fresh runtime (the next notebook) finds what the previous one saved; otherwise ``./pneumo_work``.
     """
-    env = os.environ.get(WORK_DIR_ENV)
+    env = environment.read(WORK_DIR_ENV)
     if env:
         path = Path(env).expanduser()
     elif COLAB_DRIVE_DIR.is_dir():
@@ -96,7 +98,7 @@ def cache_dir(create: bool = True) -> Path:
     Colab runtime's local disk (``/content/pneumo_cache``): Drive is slow for large random reads
     and its quota is the learner's; a cache is rebuilt in minutes. Otherwise ``<work folder>/cache``.
     """
-    env = os.environ.get(CACHE_DIR_ENV)
+    env = environment.read(CACHE_DIR_ENV)
     if env:
         path = Path(env).expanduser()
     else:

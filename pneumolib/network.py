@@ -6,16 +6,17 @@ notebook should say "offline" in seconds instead. ``PNEUMO_OFFLINE=1`` skips eve
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from urllib.parse import urlparse
 
-OFFLINE_ENV = "PNEUMO_OFFLINE"
+from pneumolib import environment
+
+OFFLINE_ENV = environment.OFFLINE
 
 
 def offline_requested() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes"}
+    return (environment.read(OFFLINE_ENV) or "").lower() in {"1", "true", "yes"}
 
 
 def can_reach(url: str, timeout: float = 5.0) -> bool:

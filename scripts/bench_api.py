@@ -26,9 +26,9 @@ from pathlib import Path
 
 import httpx
 import torch
+from _server import default_image, percentile, running_server, wait_healthy
 from PIL import Image
 
-from _server import default_image, percentile, running_server, wait_healthy
 from pneumolib.checkpoint import find_checkpoint, load_checkpoint
 from pneumolib.serving.app import cpu_threads
 from pneumolib.serving.settings import ServiceSettings

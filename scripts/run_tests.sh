@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up, then run every test: pytest over tests/, then every notebook under nbval in the quick
+# Set up, then run every test: ruff, pytest over tests/, then every notebook under nbval in the quick
 # profile, the way Colab runs them (a built wheel installed outside the checkout:
 # scripts/run_notebooks_as_colab.sh).
 # Uses the full dataset when PNEUMO_DATA_DIR or ../shared/data/chest_xray has it, else the fixtures.
@@ -18,6 +18,7 @@ export PNEUMO_DATA_DIR
 export PNEUMO_PROFILE=quick MPLBACKEND=Agg
 export PNEUMO_WORK_DIR="${PNEUMO_WORK_DIR:-$(mktemp -d)}"
 echo "data: $PNEUMO_DATA_DIR  work: $PNEUMO_WORK_DIR"
+ruff check .  # lint and import order (pyproject.toml)
 python -m pytest tests -q
 deactivate
 bash scripts/run_notebooks_as_colab.sh

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from dicom_fixtures import dicom_bytes
 from PIL import Image
 
-from dicom_fixtures import dicom_bytes
 from pneumolib.checkpoint import save_checkpoint
 from pneumolib.data.preprocess import canonical_image
-from pneumolib.models import ARCHITECTURES, create_model
 from pneumolib.decode.upload import decode_upload
-from pneumolib.gate.mahalanobis import MahalanobisGate
 from pneumolib.gate.fit import gate_features
+from pneumolib.gate.mahalanobis import MahalanobisGate
+from pneumolib.models import ARCHITECTURES, create_model
 
 TESTS = Path(__file__).resolve().parent
 XRAY_DIR = TESTS / "fixtures" / "chest_xray"

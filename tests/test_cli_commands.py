@@ -26,6 +26,8 @@ import pytest
 
 from pneumolib.cli import build_parser
 
+pytestmark = pytest.mark.slow
+
 PACKAGE = Path(__file__).resolve().parents[1] / "pneumolib"
 SAMPLE_FILM = PACKAGE / "samples" / "person100_bacteria_475.jpeg"
 ONLY_IN_COLAB = ("google.colab",)  # imported only when running in Colab (its stub is tested in the notebook tests)

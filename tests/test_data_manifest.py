@@ -7,17 +7,24 @@ import warnings
 
 import pandas as pd
 import pytest
-
 from conftest import full_data_root
+
 from pneumolib.data.leakage import split_agreement
 from pneumolib.data.manifest import (
-    COLUMNS, DuplicateGroupsDiffer, adopt_reference_split, build_manifest, load_manifest, manifest_digest, write_manifest,
+    COLUMNS,
+    DuplicateGroupsDiffer,
+    adopt_reference_split,
+    build_manifest,
+    load_manifest,
+    manifest_digest,
+    write_manifest,
 )
 
 
 def test_the_packaged_manifest_is_the_committed_one():
     """The wheel ships a copy of the top-level reference split (pneumolib.resources): the same bytes."""
     from conftest import REPO
+
     from pneumolib.resources import packaged_manifest
 
     committed, packaged = REPO / "data_manifest.csv", packaged_manifest()
@@ -116,6 +123,7 @@ def test_quick_subset(fixture_root):
     assert len(build.manifest) == 12  # 3 splits x 2 labels x 2 files
 
 
+@pytest.mark.full_data
 @pytest.mark.skipif(full_data_root() is None, reason="full dataset not present")
 def test_regenerated_manifest_matches_committed():
     build = build_manifest(full_data_root(), download=False, progress=False)
@@ -132,6 +140,7 @@ def test_partial_data_gets_its_own_manifest(fixture_root):
     assert len(manifest) == 39 and set(manifest["split"]) >= {"train", "test"}
 
 
+@pytest.mark.full_data
 @pytest.mark.skipif(full_data_root() is None, reason="full dataset not present")
 def test_full_data_uses_the_committed_manifest():
     from pneumolib.data.manifest import manifest_for_data
@@ -142,6 +151,7 @@ def test_full_data_uses_the_committed_manifest():
     pd.testing.assert_frame_equal(manifest, load_manifest())
 
 
+@pytest.mark.full_data
 @pytest.mark.skipif(full_data_root() is None, reason="full dataset not present")
 def test_a_copy_without_its_own_metadata_gets_the_same_split(tmp_path):
     """As kagglehub delivers the data: the same file names, no MANIFEST.csv (so no source_form)."""

@@ -30,12 +30,14 @@ def test_person_number_is_kept_apart_from_the_patient():
     assert parse_file_name("IM-0115-0001.jpeg").person_number == ""
 
 
-@pytest.mark.parametrize("name", ["scan.png", "person_bacteria_1.jpeg", "IM-0115.jpeg", "person1_fungus_2.jpeg", "._IM-0115-0001.jpeg"])
+@pytest.mark.parametrize("name", ["scan.png", "person_bacteria_1.jpeg", "IM-0115.jpeg", "person1_fungus_2.jpeg",
+                                  "._IM-0115-0001.jpeg"])
 def test_unrecognised_names_raise(name):
     with pytest.raises(UnrecognisedFileName, match="naming"):
         parse_file_name(name)
 
 
+@pytest.mark.full_data
 def test_full_dataset_names_all_parse():
     from conftest import full_data_root
 

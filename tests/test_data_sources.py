@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from dicom_fixtures import dicom_bytes
 from PIL import Image
 
-from dicom_fixtures import dicom_bytes
 from pneumolib.data.arrays import load_split
 from pneumolib.data.images import CorruptImageError, read_grayscale
 from pneumolib.data.leakage import leakage_checks

@@ -10,6 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_fixtures import (
+    LAYOUTS,
+    compressed_dicom_bytes,
+    deflate_bomb_dicom_bytes,
+    dicom_bytes,
+    report_dicom_bytes,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -20,15 +27,7 @@ from pydicom.uid import (
     JPEGLSLossless,
 )
 
-from dicom_fixtures import (
-    LAYOUTS,
-    compressed_dicom_bytes,
-    deflate_bomb_dicom_bytes,
-    dicom_bytes,
-    report_dicom_bytes,
-)
 import pneumolib.decode.upload as decode_module
-from pneumolib.decode.upload import DecodedImage, decode_upload, sniff_format
 from pneumolib.decode.errors import (
     EmptyUpload,
     ImageTooLarge,
@@ -38,6 +37,7 @@ from pneumolib.decode.errors import (
     UploadError,
     UploadTooLarge,
 )
+from pneumolib.decode.upload import DecodedImage, decode_upload, sniff_format
 
 RNG = np.random.default_rng(7)
 RAMP = np.add.outer(np.arange(40) * 3, np.arange(52) * 2).astype(np.uint8)  # 40 x 52, 0..222

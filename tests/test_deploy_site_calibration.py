@@ -8,14 +8,14 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from serving_fixtures import NOT_XRAY_DIR, tiny_checkpoint, xray_paths
 
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.cli import main
-from pneumolib.decode.upload import decode_upload
 from pneumolib.decode.errors import NotAChestXray
-from pneumolib.serving.predictor import Predictor
+from pneumolib.decode.upload import decode_upload
 from pneumolib.deploy.site_calibration import GateCalibrationError, calibrate_gate_for_site, site_films
-from serving_fixtures import NOT_XRAY_DIR, tiny_checkpoint, xray_paths
+from pneumolib.serving.predictor import Predictor
 
 
 @pytest.fixture(scope="module")

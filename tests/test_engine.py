@@ -8,10 +8,15 @@ import torch
 
 pytest.importorskip("onnxruntime")
 
-from pneumolib.engine import (  # noqa: E402
-    EngineUnavailable, TorchEngine, create_engine, engine_preference, to_model_input,
+from pneumolib.engine import (  # noqa: E402  # noqa: E402
+    EngineUnavailable,
+    TorchEngine,
+    create_engine,
+    engine_preference,
+    onnx_engine,
+    onnx_graph,
+    to_model_input,
 )
-from pneumolib.engine import onnx_engine, onnx_graph  # noqa: E402
 from pneumolib.engine.onnx_engine import OnnxEngine  # noqa: E402
 from pneumolib.models.factory import ARCHITECTURES  # noqa: E402
 

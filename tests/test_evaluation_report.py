@@ -16,14 +16,14 @@ from sklearn.metrics import roc_auc_score
 
 from pneumolib.deploy.decisions import decide
 from pneumolib.evaluation import figures
+from pneumolib.evaluation.report import build_report, load_report, write_report
+from pneumolib.reporting.markdown import render_model_card_results, render_readme_results
 from pneumolib.reporting.markers import (
     MarkerError,
     read_marked_section,
     replace_marked_section,
     update_marked_file,
 )
-from pneumolib.evaluation.report import build_report, load_report, write_report
-from pneumolib.reporting.markdown import render_model_card_results, render_readme_results
 
 
 def _predictions(n: int, n_patients: int, seed: int, prefix: str, scale: float = 3.0) -> pd.DataFrame:

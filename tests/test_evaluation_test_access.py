@@ -8,7 +8,11 @@ import pytest
 
 from pneumolib import config
 from pneumolib.evaluation.test_access import (
-    access_log_path, project_test_log, read_test_log, record_test_access, render_test_log,
+    access_log_path,
+    project_test_log,
+    read_test_log,
+    record_test_access,
+    render_test_log,
 )
 
 

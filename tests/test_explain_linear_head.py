@@ -7,8 +7,8 @@ import pytest
 
 from pneumolib.engine import TorchEngine, create_engine
 from pneumolib.explain import HeadGradCAM, LibraryGradCAM, LinearHeadGradCAM, create_explainer
-from pneumolib.explain.head import backbone_feature_map
 from pneumolib.explain.gradcam import as_model_batch
+from pneumolib.explain.head import backbone_feature_map
 
 SIZE = 96
 

@@ -17,7 +17,13 @@ from pneumolib.explain import create_explainer
 from pneumolib.explain.describe import describe_focus, focus_summary
 from pneumolib.explain.randomisation_study import randomisation_study
 from pneumolib.explain.study import (
-    TABLE_COLUMNS, GradCamStudy, corner_share, film_reader, outcome_labels, study_images, study_split,
+    TABLE_COLUMNS,
+    GradCamStudy,
+    corner_share,
+    film_reader,
+    outcome_labels,
+    study_images,
+    study_split,
 )
 
 ROOT = Path(__file__).parent / "fixtures" / "chest_xray"

@@ -9,7 +9,6 @@ from torch import nn
 from pneumolib.explain import TARGET_LAYER_BY_ARCHITECTURE, find_target_layer, target_layer_name
 from pneumolib.models import ARCHITECTURES, create_model
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ("setup.py", "MANIFEST.in", "README.md", "MODEL_CARD.md", "data_manifest.csv", "requirements.txt")
+PROJECT_FILES = ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "MODEL_CARD.md", "data_manifest.csv",
+                 "requirements.txt")
 
 PROBE = r"""
 import contextlib, io, json, os, sys

@@ -7,11 +7,11 @@ import socket
 import httpx
 import pytest
 import torch
-
-from pneumolib.serving.app import create_app
-from pneumolib.notebook.background import BackgroundServer, ServerNotReady, serve_in_background
-from pneumolib.serving.settings import ServiceSettings
 from serving_fixtures import tiny_checkpoint, xray_paths
+
+from pneumolib.notebook.background import BackgroundServer, ServerNotReady, serve_in_background
+from pneumolib.serving.app import create_app
+from pneumolib.serving.settings import ServiceSettings
 
 
 def test_start_predict_and_stop() -> None:

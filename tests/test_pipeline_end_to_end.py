@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 
 from pneumolib.checkpoint import read_checkpoint
+from pneumolib.data.shifts import ACQUISITION_SHIFTS, STRESS_SHIFTS
+from pneumolib.deploy.finalize import finalize_checkpoint
 from pneumolib.evaluation.report import write_report
 from pneumolib.evaluation.run import evaluate_checkpoint, val_test_gap
-from pneumolib.reporting.documents import update_documents
-from pneumolib.models import ARCHITECTURES
-from pneumolib.gate.mahalanobis import MahalanobisGate
-from pneumolib.data.shifts import ACQUISITION_SHIFTS, STRESS_SHIFTS
 from pneumolib.evaluation.selection import compare_candidates, run_candidates
 from pneumolib.evaluation.test_access import read_test_log
-from pneumolib.deploy.finalize import finalize_checkpoint
+from pneumolib.gate.mahalanobis import MahalanobisGate
+from pneumolib.models import ARCHITECTURES
+from pneumolib.reporting.documents import update_documents
 from pneumolib.training.trainer import TrainConfig, train
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +141,9 @@ def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
 def test_gate_features_are_tapped_augmented_and_seeded():
     import torch
 
-    from pneumolib.models import ARCHITECTURES, create_model
     from pneumolib.data.augment import AugmentConfig
     from pneumolib.gate.fit import gate_features
+    from pneumolib.models import ARCHITECTURES, create_model
 
     model = create_model("efficientnet_lite0", pretrained=True).eval()
     layers = ARCHITECTURES["efficientnet_lite0"].gate_layers

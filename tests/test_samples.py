@@ -4,8 +4,8 @@ from __future__ import annotations
 
 
 def test_the_sample_film_ships_and_decodes():
-    from pneumolib.samples import SAMPLE_FILM, SAMPLE_LABEL
     from pneumolib.decode.upload import decode_upload
+    from pneumolib.samples import SAMPLE_FILM, SAMPLE_LABEL
 
     image = decode_upload(SAMPLE_FILM.read_bytes())
     assert SAMPLE_LABEL == "PNEUMONIA" and min(image.pixels.shape) >= 224

@@ -6,10 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from serving_fixtures import tiny_checkpoint, upload_kinds
 
 from pneumolib.serving.app import create_app
 from pneumolib.serving.settings import ServiceSettings
-from serving_fixtures import tiny_checkpoint, upload_kinds
 
 SEEDS = [data for _, data, _ in upload_kinds().values()]
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from serving_fixtures import tiny_checkpoint, upload_kinds
 
 from pneumolib.explain.zones import ZONE_NAMES
 from pneumolib.serving.app import create_app
 from pneumolib.serving.settings import ServiceSettings
-from serving_fixtures import tiny_checkpoint, upload_kinds
 
 XRAY = upload_kinds()["png_8bit"]
 

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from pneumolib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from pneumolib.models import create_model
-from pneumolib.data.augment import augment_batch
 from pneumolib.data.arrays import class_weights
+from pneumolib.data.augment import augment_batch
+from pneumolib.models import create_model
 from pneumolib.training.trainer import TrainConfig, train
 
 
@@ -83,7 +83,8 @@ def test_train_resume_and_history(fixture_build, tmp_path):
     assert list(first.history["epoch"]) == [1, 2]
     assert (tmp_path / "a" / "history.csv").is_file()
     # an interrupted run: 1 epoch, then resumed to 2, ends where an uninterrupted run ends
-    train(TrainConfig(**{**config.__dict__, "epochs": 1}), fixture_build.manifest, fixture_build.root, tmp_path / "b", progress=False)
+    train(TrainConfig(**{**config.__dict__, "epochs": 1}), fixture_build.manifest, fixture_build.root, tmp_path / "b",
+          progress=False)
     resumed = train(config, fixture_build.manifest, fixture_build.root, tmp_path / "b", progress=False)
     assert list(resumed.history["epoch"]) == [1, 2]
     _, meta_a = load_checkpoint(first.last_checkpoint)
@@ -100,7 +101,8 @@ def test_training_never_reads_the_test_split(fixture_build, tmp_path, monkeypatc
     seen = []
     original = cache.read_grayscale
     monkeypatch.setattr(cache, "read_grayscale", lambda path: seen.append(str(path)) or original(path))
-    train(TrainConfig(image_size=32, batch_size=8, epochs=1), fixture_build.manifest, fixture_build.root, tmp_path, progress=False)
+    train(TrainConfig(image_size=32, batch_size=8, epochs=1), fixture_build.manifest, fixture_build.root, tmp_path,
+          progress=False)
     assert seen and not any("/test/" in p for p in seen)
 
 

@@ -31,6 +31,8 @@ from pneumolib.training import distributed
 from pneumolib.training.distributed import SINGLE, World
 from pneumolib.training.trainer import TrainConfig, distributed_loss, train, train_one_epoch
 
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parents[1]
 EQUIVALENCE_TOLERANCE = 1e-5
 

@@ -16,8 +16,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import DataRoot, locate
 from pneumolib.data.preprocess import CANONICAL_JPEG_QUALITY, canonical_image
+from pneumolib.data.sources import DataRoot, locate
 
 
 def cache_key(paths: Sequence[str], size: int, jpeg_quality: int | None, variant: str = "") -> str:

@@ -3,8 +3,8 @@
 Duplicates matter for honest evaluation: if a copy of a training image sits in validation, the
 model is graded on something it memorised. Pairs are found by content hash (exact) and by
 perceptual-hash Hamming distance (near, through the multi-index search of
-:mod:`pneumolib.data.hash_index`, which scales past a full pairwise comparison); groups are the connected components of those pairs, so
-a chain A~B~C lands in one group and can be kept in one split.
+:mod:`pneumolib.data.hash_index`, which scales past a full pairwise comparison); groups are the
+connected components of those pairs, so a chain A~B~C lands in one group and can be kept in one split.
 """
 
 from __future__ import annotations

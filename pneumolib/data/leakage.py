@@ -47,9 +47,11 @@ def split_agreement(manifest: pd.DataFrame, reference: pd.DataFrame) -> pd.DataF
     Lets anyone who rebuilt the manifest (from the Kaggle originals, say) confirm that they are
     training and testing on exactly the project's split.
     """
-    joined = reference[["path", "split"]].merge(manifest[["path", "split"]], on="path", how="left", suffixes=("_reference", "_rebuilt"))
+    joined = reference[["path", "split"]].merge(manifest[["path", "split"]], on="path", how="left",
+                                                suffixes=("_reference", "_rebuilt"))
     joined["same"] = joined["split_reference"].eq(joined["split_rebuilt"])
-    return joined.groupby("split_reference").agg(images=("path", "size"), rebuilt=("split_rebuilt", "count"), same_split=("same", "sum"))
+    return joined.groupby("split_reference").agg(images=("path", "size"), rebuilt=("split_rebuilt", "count"),
+                                                 same_split=("same", "sum"))
 
 
 def person_number_evidence(manifest: pd.DataFrame) -> pd.DataFrame:

@@ -12,13 +12,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pneumolib import environment
 from pneumolib.constants import CLASS_NAMES
 from pneumolib.network import OFFLINE_ENV, can_reach
 
 if TYPE_CHECKING:
     import pandas as pd
 
-DATA_DIR_ENV = "PNEUMO_DATA_DIR"
+DATA_DIR_ENV = environment.DATA_DIR
 KAGGLE_HANDLE = "paultimothymooney/chest-xray-pneumonia"
 KAGGLE_URL = "https://www.kaggle.com"
 SPLITS = ("train", "val", "test")
@@ -117,7 +118,7 @@ def find_dataset_root(path: str | os.PathLike | None = None, download: bool = Tr
         return root
     tried.append("explicit path: none given")
 
-    env = os.environ.get(DATA_DIR_ENV)
+    env = environment.read(DATA_DIR_ENV)
     if env:
         root = resolve_dataset_root(Path(env))
         if root is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pneumolib import environment
 from pneumolib.config import checkout_root, work_dir
 from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE, connected_groups, find_duplicate_pairs
 from pneumolib.data.locate import find_dataset_root, list_images
@@ -29,7 +30,7 @@ from pneumolib.data.sources import BASE_SOURCE, ExtraSource, write_sources
 from pneumolib.data.split import assign_splits
 from pneumolib.resources import MANIFEST_FILE_NAME, packaged_manifest
 
-MANIFEST_ENV = "PNEUMO_MANIFEST"
+MANIFEST_ENV = environment.MANIFEST
 SOURCE_MANIFEST_NAME = "MANIFEST.csv"
 COLUMNS = [
     "path", "source", "label", "official_split", "split", "split_note", "patient_id", "subtype",
@@ -256,7 +257,7 @@ def default_manifest_path() -> Path:
     The reference is the clone's top-level ``data_manifest.csv`` (its source of truth) or, in an
     installed package, the copy shipped inside it (:mod:`pneumolib.resources`): the same bytes.
     """
-    env = os.environ.get(MANIFEST_ENV)
+    env = environment.read(MANIFEST_ENV)
     if env:
         return Path(env)
     committed = committed_manifest_path()
@@ -269,7 +270,7 @@ def manifest_output_path() -> Path:
     ``$PNEUMO_MANIFEST``, else the clone's reference (re-deriving the project's split), else,
     in an installed package, ``<work folder>/data_manifest.csv``: never inside the package.
     """
-    env = os.environ.get(MANIFEST_ENV)
+    env = environment.read(MANIFEST_ENV)
     if env:
         return Path(env)
     committed = committed_manifest_path()

@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 
 from pneumolib.decode.errors import UndecodableImage, UnsupportedMediaType, UploadError, UploadTooLarge
-from pneumolib.decode.signatures import codestream_size
 from pneumolib.decode.limits import check_pixels, megabytes
-
 from pneumolib.decode.pixels import finish_array, stretch_to_uint8, unit_to_u8
+from pneumolib.decode.signatures import codestream_size
 
 _DEFLATED_UID = "1.2.840.10008.1.2.1.99"
 _LONG_VRS = frozenset(

@@ -41,9 +41,9 @@ from pneumolib.decode.errors import (
     UploadTooLarge,
 )
 from pneumolib.decode.formats import FORMAT_NAMES, SUPPORTED_FORMATS, claim_warnings, sniff_format, unsupported_format
-from pneumolib.decode.signatures import LOSSLESS_SOF, jpeg_frame_header, png_header
 from pneumolib.decode.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, check_pixels, megabytes
 from pneumolib.decode.pixels import channels_equal, finish_array
+from pneumolib.decode.signatures import LOSSLESS_SOF, jpeg_frame_header, png_header
 
 __all__ = [
     "DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "SUPPORTED_FORMATS", "DecodedImage", "decode_upload",

@@ -28,20 +28,19 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from pneumolib.constants import BALANCED, DEFAULT_OPERATING_POINT
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
+from pneumolib.constants import BALANCED, DEFAULT_OPERATING_POINT
+from pneumolib.data.arrays import load_split
+from pneumolib.data.augment import AugmentConfig
 from pneumolib.data.images import read_grayscale
 from pneumolib.data.sources import DataRoot, locate
+from pneumolib.deploy.decisions import decide
 from pneumolib.evaluation.selection import val_stress_set
 from pneumolib.evaluation.stress import CLEAN, stress_summary, stress_table
-from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
-from pneumolib.models.factory import ARCHITECTURES
-from pneumolib.data.augment import AugmentConfig
-from pneumolib.data.arrays import load_split
-from pneumolib.deploy.decisions import decide
 from pneumolib.explain.occlusion import fit_occlusion_fill
 from pneumolib.gate.fit import fit_gate
-
+from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
+from pneumolib.models.factory import ARCHITECTURES
 
 
 def finalize_checkpoint(

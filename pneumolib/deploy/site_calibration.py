@@ -27,13 +27,13 @@ from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import load_checkpoint, read_checkpoint, write_payload
 from pneumolib.data.hashing import file_sha256
-from pneumolib.engine import create_engine
 from pneumolib.data.preprocess import canonical_image
+from pneumolib.decode.errors import UploadError
 from pneumolib.decode.formats import image_files
 from pneumolib.decode.upload import decode_upload
-from pneumolib.decode.errors import UploadError
-from pneumolib.gate.mahalanobis import MahalanobisGate, gap_bounds, margin_between
+from pneumolib.engine import create_engine
 from pneumolib.gate.fit import gate_features, reference_features
+from pneumolib.gate.mahalanobis import MahalanobisGate, gap_bounds, margin_between
 
 MIN_SITE_FILMS = 20
 SITE_QUANTILE = 0.995

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
+from pneumolib import environment
 from pneumolib.engine.base import Engine
 from pneumolib.engine.onnx_graph import EngineUnavailable
 from pneumolib.engine.torch_engine import TorchEngine
@@ -24,13 +24,13 @@ from pneumolib.models.classifier import PneumoniaClassifier
 
 logger = logging.getLogger(__name__)
 
-ENGINE_ENV = "PNEUMO_ENGINE"
+ENGINE_ENV = environment.ENGINE
 ENGINE_CHOICES = ("auto", "onnx", "torch")
 
 
 def engine_preference(prefer: str | None = None) -> str:
     """``prefer``, else ``$PNEUMO_ENGINE``, else "auto"; raises on anything else."""
-    value = (prefer or os.environ.get(ENGINE_ENV) or "auto").strip().lower()
+    value = (prefer or environment.read(ENGINE_ENV) or "auto").strip().lower()
     if value not in ENGINE_CHOICES:
         raise ValueError(f"unknown inference engine {value!r} (from {'the caller' if prefer else ENGINE_ENV}); "
                          f"choose one of {', '.join(ENGINE_CHOICES)}")

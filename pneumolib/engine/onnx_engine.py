@@ -17,20 +17,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pneumolib import environment
 from pneumolib.engine.base import Engine, check_outputs
 from pneumolib.engine.onnx_graph import (
-    GRAPH_VERSION, OPSET, PARITY_TOLERANCE, EngineUnavailable, export_graph, parity_error,
+    GRAPH_VERSION,
+    OPSET,
+    PARITY_TOLERANCE,
+    EngineUnavailable,
+    export_graph,
+    parity_error,
 )
 from pneumolib.models.classifier import PneumoniaClassifier
 
 logger = logging.getLogger(__name__)
 
-ONNX_CACHE_ENV = "PNEUMO_ONNX_CACHE"
+ONNX_CACHE_ENV = environment.ONNX_CACHE
 
 
 def onnx_cache_dir() -> Path:
     """``$PNEUMO_ONNX_CACHE``, else ``~/.cache/pneumolib/onnx``."""
-    env = os.environ.get(ONNX_CACHE_ENV)
+    env = environment.read(ONNX_CACHE_ENV)
     return Path(env) if env else Path.home() / ".cache" / "pneumolib" / "onnx"
 
 

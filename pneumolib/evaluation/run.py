@@ -16,18 +16,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pneumolib.constants import BALANCED
 from pneumolib.checkpoint import read_checkpoint
+from pneumolib.constants import BALANCED
+from pneumolib.data.arrays import load_split
+from pneumolib.data.hashing import file_sha256
 from pneumolib.data.manifest import manifest_digest
+from pneumolib.data.sources import BASE_SOURCE, DataRoot
+from pneumolib.engine import Engine
 from pneumolib.evaluation.calibration import apply_temperature
 from pneumolib.evaluation.report import build_report
 from pneumolib.evaluation.test_access import record_test_access
-from pneumolib.engine import Engine
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
-from pneumolib.data.hashing import file_sha256
-from pneumolib.data.arrays import load_split
-from pneumolib.data.sources import BASE_SOURCE, DataRoot
-
 
 
 @dataclass

@@ -37,14 +37,14 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from pneumolib.constants import BALANCED
 from pneumolib.checkpoint import read_checkpoint
+from pneumolib.constants import BALANCED
 from pneumolib.data.manifest import manifest_digest
+from pneumolib.data.sources import DataRoot
+from pneumolib.engine import Engine
 from pneumolib.evaluation.operating_points import youden_threshold
 from pneumolib.evaluation.stress import CLEAN, StressSet, stress_summary, stress_table
-from pneumolib.engine import Engine
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
-from pneumolib.data.sources import DataRoot
 
 AUC_TOLERANCE = 0.005
 FLIP_STEP = 0.005
@@ -207,8 +207,8 @@ def val_stress_set(manifest: pd.DataFrame, data_root: DataRoot, image_size: int,
                    max_images: int | None = None, cache_dir: str | os.PathLike | None = None,
                    progress: bool = True) -> StressSet:
     """Stress val for the manifest's val split (the same rows, in the same order, as ``load_split``)."""
-    from pneumolib.evaluation.stress import build_stress_set
     from pneumolib.data.arrays import label_indices, subset_rows
+    from pneumolib.evaluation.stress import build_stress_set
 
     rows = subset_rows(manifest[manifest["split"] == "val"], max_images).reset_index(drop=True)
     return build_stress_set(data_root, list(rows["path"]), label_indices(rows), image_size, jpeg_quality,
@@ -224,7 +224,7 @@ def lung_share_on(stress: StressSet, data_root: DataRoot, progress: bool = True)
     from pneumolib.explain.focus import focus_share
     from pneumolib.explain.gradcam import create_explainer
     from pneumolib.explain.lung_mask import segment_lungs
-    from pneumolib.explain.study import FOCUS_HEIGHT, shrink_film, film_reader
+    from pneumolib.explain.study import FOCUS_HEIGHT, film_reader, shrink_film
 
     read = film_reader(data_root)
     masks: dict[int, np.ndarray] = {}

@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 
 from pneumolib.data.cache import cache_key
 from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import DataRoot, locate
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.data.shifts import STRESS_SHIFTS, Shift
+from pneumolib.data.sources import DataRoot, locate
 
 CLEAN = "clean"
 

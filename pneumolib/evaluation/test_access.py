@@ -21,10 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from pneumolib import environment
 from pneumolib.config import project_file, work_dir
 from pneumolib.data.hashing import file_sha256
 
-TEST_LOG_ENV = "PNEUMO_TEST_LOG"
+TEST_LOG_ENV = environment.TEST_LOG
 FIELDS = ("date", "checkpoint", "sha256", "purpose", "images")
 
 
@@ -35,7 +36,7 @@ def project_test_log() -> Path:
 
 def access_log_path(project: bool = False) -> Path:
     """The log to write to: ``$PNEUMO_TEST_LOG``, else the project's (``project=True``) or the work folder's."""
-    env = os.environ.get(TEST_LOG_ENV)
+    env = environment.read(TEST_LOG_ENV)
     if env:
         return Path(env)
     return project_test_log() if project else work_dir() / "test_access_log.csv"

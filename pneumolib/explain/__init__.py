@@ -12,19 +12,24 @@ Typical use::
 
 from __future__ import annotations
 
+from pneumolib.explain.describe import describe_focus, focus_summary
 from pneumolib.explain.figures import lung_focus_figure, outcome_gallery, outside_gallery, randomisation_figure
 from pneumolib.explain.film import FilmExplanation, explain_film
 from pneumolib.explain.focus import FocusEntry, focus_report, focus_share, mostly_outside
 from pneumolib.explain.gradcam import (
-    CAMExplainer, Explanation, HeadGradCAM, LibraryGradCAM, as_model_batch, create_explainer,
+    CAMExplainer,
+    Explanation,
+    HeadGradCAM,
+    LibraryGradCAM,
+    as_model_batch,
+    create_explainer,
 )
 from pneumolib.explain.linear_head import LinearHeadGradCAM, gradcam_from_feature_maps
 from pneumolib.explain.lung_mask import LungMask, lung_mask, prior_lung_mask, segment_lungs
 from pneumolib.explain.methods import CAM_METHODS, DEFAULT_METHOD, cam_class
 from pneumolib.explain.overlay import colorize_heatmap, encode_png, overlay_heatmap, overlay_png, resize_heatmap
-from pneumolib.explain.sanity import RandomisationResult, randomisation_check, randomised_copy, spearman_similarity
-from pneumolib.explain.describe import describe_focus, focus_summary
 from pneumolib.explain.randomisation_study import RandomisationStudy, randomisation_study
+from pneumolib.explain.sanity import RandomisationResult, randomisation_check, randomised_copy, spearman_similarity
 from pneumolib.explain.study import OUTCOMES, GradCamStudy, corner_share, outcome_labels, study_images, study_split
 from pneumolib.explain.target_layers import TARGET_LAYER_BY_ARCHITECTURE, find_target_layer, target_layer_name
 
@@ -37,5 +42,6 @@ __all__ = [
     "spearman_similarity", "target_layer_name",
     # split-level study and notebook 05's figures
     "OUTCOMES", "GradCamStudy", "RandomisationStudy", "corner_share", "describe_focus", "focus_summary",
-    "lung_focus_figure", "outcome_gallery", "outcome_labels", "outside_gallery", "randomisation_figure", "randomisation_study", "study_images", "study_split",
+    "lung_focus_figure", "outcome_gallery", "outcome_labels", "outside_gallery", "randomisation_figure",
+    "randomisation_study", "study_images", "study_split",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from pneumolib.engine import Engine, as_engine
-from pneumolib.explain.gradcam import CAMExplainer, Explanation, _resolve_targets, _to_input_size, TargetClass
+from pneumolib.explain.gradcam import CAMExplainer, Explanation, TargetClass, _resolve_targets, _to_input_size
 from pneumolib.explain.head import supports_head_path
 from pneumolib.models.classifier import PneumoniaClassifier
 

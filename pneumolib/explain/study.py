@@ -28,14 +28,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pneumolib.constants import DEFAULT_OPERATING_POINT
+from pneumolib.data.arrays import load_split
 from pneumolib.data.images import read_grayscale
 from pneumolib.data.sources import DataRoot, locate
-from pneumolib.explain.focus import focus_share
 from pneumolib.engine import Engine
+from pneumolib.explain.focus import focus_share
 from pneumolib.explain.gradcam import create_explainer
 from pneumolib.explain.lung_mask import WORKING_HEIGHT, segment_lungs
 from pneumolib.explain.methods import DEFAULT_METHOD
-from pneumolib.data.arrays import load_split
 
 if TYPE_CHECKING:  # randomisation_study builds on this module
     from pneumolib.explain.randomisation_study import RandomisationStudy

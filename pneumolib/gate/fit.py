@@ -22,13 +22,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from pneumolib.data.preprocess import canonical_image
-from pneumolib.engine import Engine, TorchEngine, to_model_input
-from pneumolib.models.classifier import PneumoniaClassifier
-from pneumolib.gate.mahalanobis import MahalanobisGate, gap_margin
-from pneumolib.data.shifts import ACQUISITION_SHIFTS
 from pneumolib.data.augment import AugmentConfig, augment_batch
+from pneumolib.data.preprocess import canonical_image
+from pneumolib.data.shifts import ACQUISITION_SHIFTS
+from pneumolib.engine import Engine, TorchEngine, to_model_input
+from pneumolib.gate.mahalanobis import MahalanobisGate, gap_margin
 from pneumolib.gate.reference_non_xrays import reference_non_xrays
+from pneumolib.models.classifier import PneumoniaClassifier
 
 GATE_QUANTILE = 0.995
 AUGMENTED_VIEWS = 2

@@ -2,7 +2,11 @@
 
 from pneumolib.models.classifier import PneumoniaClassifier
 from pneumolib.models.factory import (
-    ARCHITECTURES, DEFAULT_ARCHITECTURE, OFFLINE_ARCHITECTURE, create_model, first_available_architecture,
+    ARCHITECTURES,
+    DEFAULT_ARCHITECTURE,
+    OFFLINE_ARCHITECTURE,
+    create_model,
+    first_available_architecture,
 )
 from pneumolib.models.pretrained import PretrainedWeightsNotFound
 

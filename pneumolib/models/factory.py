@@ -20,8 +20,14 @@ from torch import nn
 from pneumolib.data.hashing import file_sha256
 from pneumolib.models.classifier import PneumoniaClassifier
 from pneumolib.models.pretrained import (
-    LITE0_SHA256, LUKEMELAS_B0_FILE, LUKEMELAS_B0_URL, TORCHVISION_B0_FILE, TORCHVISION_B0_URL,
-    PretrainedWeightsNotFound, lite0_weights_file, locate_or_download,
+    LITE0_SHA256,
+    LUKEMELAS_B0_FILE,
+    LUKEMELAS_B0_URL,
+    TORCHVISION_B0_FILE,
+    TORCHVISION_B0_URL,
+    PretrainedWeightsNotFound,
+    lite0_weights_file,
+    locate_or_download,
 )
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -93,7 +99,8 @@ def _timm_lite0(pretrained: bool, weights_path: str | None, output_stride: int =
         mapped = {}
         for (key, expected), (source_key, value) in zip(target.items(), source.items()):
             if tuple(expected.shape) != tuple(value.shape):
-                raise PretrainedWeightsNotFound(f"{path}: {source_key} {tuple(value.shape)} does not fit {key} {tuple(expected.shape)}.")
+                raise PretrainedWeightsNotFound(f"{path}: {source_key} {tuple(value.shape)} does not fit {key} "
+                                                f"{tuple(expected.shape)}.")
             mapped[key] = value
         model.load_state_dict(mapped, strict=True)
     model.reset_classifier(0)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import torch
 
+from pneumolib import environment
 from pneumolib.network import OFFLINE_ENV, can_reach
 
-WEIGHTS_ENV = "PNEUMO_PRETRAINED_WEIGHTS"
+WEIGHTS_ENV = environment.PRETRAINED_WEIGHTS
 
 TORCHVISION_B0_FILE = "efficientnet_b0_rwightman-7f5810bc.pth"
 TORCHVISION_B0_URL = f"https://download.pytorch.org/models/{TORCHVISION_B0_FILE}"
@@ -34,7 +35,7 @@ def hub_checkpoint_dir() -> Path:
 
 def locate_or_download(file_name: str, url: str, explicit: str | os.PathLike | None, architecture: str) -> Path:
     """An explicit file, ``$PNEUMO_PRETRAINED_WEIGHTS``, the hub cache, or a download, in that order."""
-    for candidate in (explicit, os.environ.get(WEIGHTS_ENV)):
+    for candidate in (explicit, environment.read(WEIGHTS_ENV)):
         if candidate:
             path = Path(candidate).expanduser()
             if not path.is_file():

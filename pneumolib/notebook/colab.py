@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pneumolib import environment
 from pneumolib.config import COLAB_DRIVE_DIR, WORK_DIR_ENV, cache_dir, work_dir
 
 DRIVE_MOUNT_POINT = "/content/drive"
@@ -47,7 +48,7 @@ def mount_drive(use_drive: bool = True) -> StorageChoice:
     """
     if not in_colab():
         why = "not running in Colab: nothing to mount"
-    elif os.environ.get(WORK_DIR_ENV):
+    elif environment.read(WORK_DIR_ENV):
         why = f"{WORK_DIR_ENV} names the work folder: Drive not mounted"
     elif os.environ.get("CI"):
         why = "CI run: Drive not mounted"

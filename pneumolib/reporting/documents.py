@@ -15,9 +15,9 @@ from pneumolib.data.hashing import file_sha256
 from pneumolib.evaluation.report import load_report, report_path
 from pneumolib.evaluation.run import Evaluation
 from pneumolib.evaluation.test_access import read_test_log, render_test_log
+from pneumolib.reporting.heatmap_card import render_heatmap_section
 from pneumolib.reporting.markdown import render_model_card_results, render_readme_results
 from pneumolib.reporting.markers import update_marked_file
-from pneumolib.reporting.heatmap_card import render_heatmap_section
 from pneumolib.reporting.robustness_card import render_selection_section, render_stress_section
 from pneumolib.reporting.training_card import render_training_section
 
@@ -40,7 +40,8 @@ def update_documents(evaluation: Evaluation, readme: str | os.PathLike, model_ca
     """
     update_marked_file(readme, README_SECTION, render_readme_results(evaluation.report))
     update_marked_file(model_card, MODEL_CARD_SECTION, render_model_card_results(evaluation.report))
-    update_marked_file(model_card, TRAINING_SECTION, render_training_section(evaluation.metadata, evaluation.report["model"]["sha256"]))
+    training = render_training_section(evaluation.metadata, evaluation.report["model"]["sha256"])
+    update_marked_file(model_card, TRAINING_SECTION, training)
     update_marked_file(model_card, STRESS_SECTION, render_stress_section(evaluation.metadata.get("stress_val")))
     update_marked_file(model_card, HEATMAP_SECTION, render_heatmap_section(evaluation.report.get("heatmaps")))
     if selection_record is not None and Path(selection_record).is_file():

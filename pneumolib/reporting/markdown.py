@@ -218,7 +218,8 @@ def render_model_card_results(report: Mapping[str, Any], include_comparison: boo
         render_threshold_transfer(report),
         "### Calibration",
         (
-            f"Temperature scaling (T = {temperature:.3f}, fitted on {report['calibration']['fitted_on'] or 'nothing'}) changes no "
+            f"Temperature scaling (T = {temperature:.3f}, fitted on "
+            f"{report['calibration']['fitted_on'] or 'nothing'}) changes no "
             "ranking, so AUC and the per-threshold results are unaffected; it changes how far "
             "the probabilities can be taken at face value. ECE is the top-label expected "
             "calibration error; lower is better for all three columns."

@@ -29,7 +29,8 @@ def render_training_section(metadata: Mapping[str, Any], sha256: str) -> str:
         ("Schedule", f"{config['warmup_epochs']} epoch(s) linear warm-up, cosine decay over {config['epochs']} epochs; "
                      f"early stopping patience {config['patience']} (val ROC AUC)"),
         ("Augmentation", ", ".join(f"{k} {v}" for k, v in augment.items())),
-        ("Epochs run / epoch shipped", f"{len(history)} / {metadata.get('epoch')} (val ROC AUC {metadata['val_metrics'].get('val_auc', float('nan')):.4f})"),
+        ("Epochs run / epoch shipped", f"{len(history)} / {metadata.get('epoch')} "
+                                       f"(val ROC AUC {metadata['val_metrics'].get('val_auc', float('nan')):.4f})"),
         ("Training time", f"{seconds / 60:.0f} min of training passes"
                           + (f", {min(rate):.0f}-{max(rate):.0f} images/s" if rate else "")),
         ("Seed", str(config["seed"])),

@@ -33,8 +33,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-BACKEND_ENV = "PNEUMO_DIST_BACKEND"  # force "gloo" or "nccl" (e.g. gloo on GPUs to debug)
-TIMEOUT_ENV = "PNEUMO_DIST_TIMEOUT_MINUTES"  # how long a rank waits at a collective (the image cache is built meanwhile)
+from pneumolib import environment
+
+BACKEND_ENV = environment.DIST_BACKEND  # force "gloo" or "nccl" (e.g. gloo on GPUs to debug)
+TIMEOUT_ENV = environment.DIST_TIMEOUT_MINUTES  # how long a rank waits at a collective (the image cache is built meanwhile)
 DEFAULT_TIMEOUT_MINUTES = 30.0
 
 
@@ -90,7 +92,7 @@ def is_main_process() -> bool:
 
 def choose_backend(device: torch.device) -> str:
     """NCCL for CUDA devices, gloo otherwise, unless ``PNEUMO_DIST_BACKEND`` says which."""
-    forced = os.environ.get(BACKEND_ENV, "").strip().lower()
+    forced = (environment.read(BACKEND_ENV) or "").lower()
     if forced:
         if forced not in ("nccl", "gloo"):
             raise ValueError(f"{BACKEND_ENV}={forced!r}: choose nccl or gloo")
@@ -117,7 +119,7 @@ def process_device(device: torch.device, local_rank: int, rank: int = 0) -> torc
 
 
 def _timeout() -> timedelta:
-    return timedelta(minutes=float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_MINUTES))
+    return timedelta(minutes=float(environment.read(TIMEOUT_ENV) or DEFAULT_TIMEOUT_MINUTES))
 
 
 def setup(device: torch.device) -> World:

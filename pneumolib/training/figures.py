@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pneumolib.engine import to_model_input
 from pneumolib.data.augment import AugmentConfig, augment_batch
+from pneumolib.engine import to_model_input
 
 
 def augmentation_examples(images: np.ndarray, n_images: int = 3, n_versions: int = 4, seed: int = 0,
@@ -38,7 +38,8 @@ def learning_curves(history: pd.DataFrame) -> plt.Figure:
     loss_ax.legend()
     auc_ax.plot(history["epoch"], history["val_auc"], "o-", color="tab:green")
     best = history.loc[history["val_auc"].idxmax()]
-    auc_ax.axvline(best["epoch"], color="grey", linestyle="--", label=f"best: epoch {int(best['epoch'])}, AUC {best['val_auc']:.4f}")
+    auc_ax.axvline(best["epoch"], color="grey", linestyle="--",
+                   label=f"best: epoch {int(best['epoch'])}, AUC {best['val_auc']:.4f}")
     auc_ax.set_xlabel("epoch")
     auc_ax.set_ylabel("val ROC AUC")
     auc_ax.legend()
