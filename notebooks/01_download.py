@@ -66,6 +66,19 @@ print(f"pneumolib {pneumolib.__version__} is ready")
 # %matplotlib inline
 
 # %% [markdown]
+# ## What to expect on your runtime
+#
+# The slow step of this notebook and the next is reading every film once into a small uint8 cache
+# (later notebooks reuse it). The table is computed from rates measured on each runtime
+# (`scripts/measure_runtime.py`, stored with pneumolib); "not measured" means nobody has run it
+# there yet, so no figure is given. The download itself (about 1.2 GB from Kaggle) depends on the
+# network and is not in the table.
+
+# %%
+from pneumolib.notebook.runtime import expected_runtime
+expected_runtime("01")
+
+# %% [markdown]
 # The environment variable `PNEUMO_PROFILE` picks the **profile**: `full` (the default: all
 # images) or `quick` (a small subset, what the automated tests run). The code is the same either way.
 

@@ -23,6 +23,12 @@
 # build the project's patient-level train / val / test split, written to a manifest that every
 # later notebook reads.
 #
+# **What the committed outputs were made on:** a copy of the films re-encoded as 256-pixel
+# grayscale JPEGs, on a 2-core CPU. In Colab you read the full-resolution originals, so image
+# sizes, file sizes and timings below will differ from the saved outputs; the labels, the patients
+# and the committed split do not. Where a figure was only ever checked on that copy, the notebook
+# prints what it finds instead of asserting it.
+#
 # > **Not a diagnostic tool.** pneumolib is for learning and research. Its predictions must never be used to diagnose, treat or triage a patient.
 
 # %%

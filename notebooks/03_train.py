@@ -64,6 +64,19 @@ print(f"pneumolib {pneumolib.__version__} is ready")
 # %matplotlib inline
 
 # %% [markdown]
+# ## What to expect on your runtime
+#
+# Estimated from rates measured on each runtime (`scripts/measure_runtime.py`, stored with
+# pneumolib) for the full profile at 224 px; "not measured" means nobody has run it there yet,
+# so no figure is given. On a CPU-only runtime a full run takes hours: set `PNEUMO_PROFILE=quick`
+# (minutes, the same code on a few hundred films), or skip this notebook and let 04-06 use the
+# model bundled with pneumolib.
+
+# %%
+from pneumolib.notebook.runtime import expected_runtime
+expected_runtime("03")
+
+# %% [markdown]
 # ## Keep the work across runtimes (Colab)
 #
 # A Colab runtime forgets its disk when it ends. With `USE_DRIVE = True` this cell mounts Google

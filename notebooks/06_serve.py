@@ -93,10 +93,33 @@ from pneumolib.checkpoint import find_checkpoint
 from pneumolib.samples import SAMPLE_FILM
 from pneumolib.notebook.background import serve_in_background
 from pneumolib.notebook.addresses import service_address
+from pneumolib.notebook.access import describe_access, public_settings
 from pneumolib.notebook.tunnel import open_tunnel
 
 checkpoint, source = find_checkpoint()
 print(f"model: {checkpoint.name} ({source})")
+
+# %% [markdown]
+# ## Who may use it
+#
+# The address the tunnel below prints is public: **without the two switches in this section,
+# anyone who has the URL can send films and read the answers** until you stop the service.
+# `public_settings()` always adds per-client limits (a client that floods the service gets
+# HTTP 429 with `Retry-After` instead of taking every slot from the others) and turns on two
+# locks when you have stored them as Colab secrets (key icon in the left bar, notebook access on):
+#
+# * `PNEUMO_TUNNEL_LOGIN`, as `user:password` (password of 8 or more characters): ngrok asks every
+#   visitor for it before a request reaches this machine; the browser asks once per tab.
+# * `PNEUMO_API_KEY` (16 or more characters, e.g. from `secrets.token_urlsafe(24)`): the service
+#   itself asks for it on `/predict` and `/model` (header `X-API-Key`); the page asks once and keeps
+#   it in memory only.
+#
+# Every response also tells browsers not to cache it, not to frame the page and to run only the
+# service's own scripts, and the service logs only each upload's size, type, status and timing.
+
+# %%
+access = public_settings()
+print(describe_access(access))
 
 # %% [markdown]
 # ## Start the server in the background
@@ -107,7 +130,7 @@ print(f"model: {checkpoint.name} ({source})")
 # loopback (`127.0.0.1`) only, on a free port: nothing outside this machine can reach it yet.
 
 # %%
-server = serve_in_background(checkpoint)
+server = serve_in_background(checkpoint, settings=access.settings)
 model = server.health["model"]
 print(f"serving {model['name']} ({model['architecture']}, sha256 {model['sha256'][:12]}...) at {server.url}")
 
@@ -125,8 +148,9 @@ print(f"serving {model['name']} ({model['architecture']}, sha256 {model['sha256'
 # you, signed in to Colab in this browser, can open it. It never prints `127.0.0.1`: in Colab that
 # address is the Colab machine's own loopback, and in your browser it would mean *your* computer.
 #
-# While the tunnel is open, **anyone with the URL can use the service**. It is a demo: do not
-# upload identifiable patient images, and stop the service when you are done (last cell).
+# While the tunnel is open, whoever has the URL reaches the service, unless you stored a login
+# or a key above. It is a demo either way: do not upload identifiable patient images, and stop
+# the service when you are done (last cell).
 
 # %%
 tunnel = open_tunnel(server.port)
@@ -157,7 +181,8 @@ if address.browsable:
 image_path = SAMPLE_FILM  # shipped with pneumolib: no data download needed
 with open(image_path, "rb") as image_file:
     response = requests.post(f"{server.url}/predict", params={"heatmap": "true", "operating_point": "screening"},
-                             files={"file": (image_path.name, image_file, "image/jpeg")}, timeout=300)
+                             files={"file": (image_path.name, image_file, "image/jpeg")},
+                             headers=access.request_headers(), timeout=300)
 answer = response.json()
 if not response.ok:
     raise RuntimeError(f"HTTP {response.status_code}: {answer['detail']}")
@@ -194,11 +219,12 @@ display(Image(data=base64.b64decode(answer["heatmap"]), width=520))
 
 # %%
 for point in ("screening", "balanced"):
-    body = requests.post(f"{server.url}/predict", params={"operating_point": point},
+    body = requests.post(f"{server.url}/predict", params={"operating_point": point}, headers=access.request_headers(),
                          files={"file": (image_path.name, image_path.read_bytes())}, timeout=300).json()
     print(f"{point:>9}: {body['prediction']:<9} probability {body['probability']:.3f}, threshold {body['threshold']:.3f}")
 
-refused = requests.post(f"{server.url}/predict", files={"file": ("notes.txt", b"not an image", "text/plain")}, timeout=60)
+refused = requests.post(f"{server.url}/predict", files={"file": ("notes.txt", b"not an image", "text/plain")},
+                        headers=access.request_headers(), timeout=60)
 print(f"\nHTTP {refused.status_code}: {refused.json()['detail']}")
 
 # %% [markdown]
@@ -206,13 +232,16 @@ print(f"\nHTTP {refused.status_code}: {refused.json()['detail']}")
 #
 # From a terminal (or any language with an HTTP client), point at the public URL when the tunnel is
 # open (Colab's proxy address works only in your signed-in browser, not from curl). `-F file=@...`
-# sends the file as the multipart field `file`:
+# sends the file as the multipart field `file`; `-u` answers the tunnel's login and `-H` carries the
+# service key, when you switched them on (the commands name them; they never print the secrets):
 
 # %%
 base_url = tunnel.public_url if tunnel else "https://<your-tunnel>.ngrok-free.app"
-print(f'curl -F "file=@{image_path.name}" "{base_url}/predict?operating_point=balanced"')
-print(f'curl "{base_url}/model"      # the model card: operating points, validation and test metrics')
-print(f'curl "{base_url}/health"     # 200 once the model is loaded')
+login = ' -u "$PNEUMO_TUNNEL_LOGIN"' if tunnel and tunnel.login_source else ""
+key = ' -H "X-API-Key: $PNEUMO_API_KEY"' if access.api_key else ""
+print(f'curl{login}{key} -F "file=@{image_path.name}" "{base_url}/predict?operating_point=balanced"')
+print(f'curl{login}{key} "{base_url}/model"      # the model card: operating points, validation and test metrics')
+print(f'curl{login} "{base_url}/health"     # 200 once the model is loaded')
 
 # %% [markdown]
 # ## The service stays up; stopping it is your step
