@@ -71,8 +71,9 @@ print(f"pneumolib {pneumolib.__version__} is ready")
 # The slow step of this notebook and the next is reading every film once into a small uint8 cache
 # (later notebooks reuse it). The table is computed from rates measured on each runtime
 # (`scripts/measure_runtime.py`, stored with pneumolib); "not measured" means nobody has run it
-# there yet, so no figure is given. The download itself (about 1.2 GB from Kaggle) depends on the
-# network and is not in the table.
+# there yet, so no figure is given. The rates were measured on the films' sizes shown in the table:
+# the full-resolution originals from Kaggle are many times larger and take longer to decode. The
+# download itself (about 1.2 GB) depends on the network and is not in the table.
 
 # %%
 from pneumolib.notebook.runtime import expected_runtime

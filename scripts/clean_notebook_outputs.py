@@ -3,7 +3,8 @@
 A progress bar written to a plain-text stream arrives as hundreds of carriage-return updates
 (with cursor-movement codes for nested bars); a notebook viewer shows only the last state, but
 the file keeps them all. This keeps, per stream output, the final state of each line, drops
-tqdm's note that widgets are unavailable, and merges consecutive outputs of the same stream.
+tqdm's note that widgets are unavailable and bars left short of their total (inner bars that
+were cleared on closing), and merges consecutive outputs of the same stream.
 
     python scripts/clean_notebook_outputs.py notebooks/03_train.ipynb [...]
 """
@@ -16,6 +17,7 @@ import sys
 import nbformat
 
 CONTROL = re.compile(r"(\r|\n|\x1b\[[0-9;]*[A-Za-z])")
+BAR = re.compile(r"\|\s*(\d+)/(\d+)\s*\[")  # tqdm's "| 12/13 [" counter
 
 
 def final_text(text: str) -> str:
@@ -37,8 +39,16 @@ def final_text(text: str) -> str:
         elif token:
             lines[row] = token if overwrite else lines[row] + token
             overwrite = False
-    kept = [line.rstrip() for line in lines if line.strip()]
+    kept = [line.rstrip() for line in lines if line.strip() and not unfinished_bar(line)]
     return "\n".join(kept) + ("\n" if kept else "")
+
+
+def unfinished_bar(line: str) -> bool:
+    """A progress bar whose last drawn state is short of its total: an inner bar that tqdm
+    cleared on closing (``leave=False``), whose clearing the notebook's stream did not keep.
+    Showing it would tell a reader the step stopped at 92 %."""
+    match = BAR.search(line)
+    return bool(match) and int(match.group(1)) < int(match.group(2))
 
 
 def clean_outputs(outputs: list) -> list:

@@ -150,14 +150,7 @@ def train_one_epoch(
                 outside = outside_lung_share(evidence_map(feature_maps[-1].float(), head), masks)
                 loss = loss + config.lung_guidance * outside.mean()
                 outside_total += float(outside.detach().sum())
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        backward_and_step(loss, optimizer, scaler)
         scheduler.step()
         if ema is not None:
             ema.update_parameters(model.module if world.distributed else model)
@@ -169,6 +162,19 @@ def train_one_epoch(
     if guided:
         return total / max(seen, 1), outside_total / max(seen, 1)
     return total / max(seen, 1)
+
+
+def backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                      scaler: torch.amp.GradScaler | None = None) -> None:
+    """Gradients of ``loss`` and one optimiser step; through the scaler under float16 autocast."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
 
 
 def distributed_loss(
