@@ -54,7 +54,7 @@ run() {  # run(drive, secrets, notebooks...)
   local drive="$1" secrets="$2"; shift 2
   echo "== notebooks $* : Drive access: ${drive}, secrets: ${secrets:-none}"
   (cd "$RUNTIME/content" && env -u CI -u PNEUMO_WORK_DIR -u PNEUMO_CACHE_DIR -u PNEUMO_CHECKPOINT \
-    -u PNEUMO_TEST_LOG -u NGROK_AUTHTOKEN -u VIRTUAL_ENV \
+    -u PNEUMO_TEST_LOG -u NGROK_AUTHTOKEN -u PNEUMO_API_KEY -u PNEUMO_TUNNEL_LOGIN -u VIRTUAL_ENV \
     PATH="$RUNTIME/venv/bin:$PATH" PYTHONPATH="$CHECKOUT/tests/colab_stub" IPYTHONDIR="$RUNTIME/ipython" \
     HOME="$RUNTIME/home" PNEUMOLIB_SOURCE="$WHEEL" PNEUMO_DATA_DIR="$DATA" PNEUMO_PROFILE=quick MPLBACKEND=Agg \
     PNEUMO_ONNX_CACHE="$RUNTIME/onnx" COLAB_STUB_DRIVE="$drive" COLAB_STUB_SECRETS="$secrets" \
@@ -64,7 +64,9 @@ mkdir -p "$RUNTIME/home"
 run accept "" 01_download.ipynb 02_eda_dedup.ipynb 03_train.ipynb
 # a new runtime for 04-06: nothing mounted, and the learner declines this time
 if [ -n "$CONTENT_CREATED" ]; then rm -rf /content/drive; fi
-run decline "NGROK_AUTHTOKEN=not-a-real-token" 04_evaluate.ipynb 05_gradcam.ipynb 06_serve.ipynb
+# 06 then serves behind a key and asks ngrok for a login (the token cannot work offline)
+run decline "NGROK_AUTHTOKEN=not-a-real-token,PNEUMO_API_KEY=colab-run-key-0123456789,PNEUMO_TUNNEL_LOGIN=learner:a-long-password" \
+  04_evaluate.ipynb 05_gradcam.ipynb 06_serve.ipynb
 
 echo "== what a learner's Run all of 06 prints at its end (executed again, outputs kept)"
 (cd "$RUNTIME/content" && env -u CI -u PNEUMO_WORK_DIR -u PNEUMO_CHECKPOINT -u VIRTUAL_ENV \
