@@ -190,3 +190,13 @@ def test_one_busy_client_gets_429_with_retry_after_and_the_others_get_through():
         assert third.status_code == 429 and "a minute" in third.json()["detail"]
         assert int(third.headers["retry-after"]) >= 1
         assert predict(client, {"X-Forwarded-For": "203.0.113.7"}).status_code == 200
+
+
+def test_importing_the_service_loads_no_plotting_library():
+    import subprocess
+    import sys
+
+    probe = ("import sys, pneumolib.serving.app; "
+             "print(sorted(m for m in ('matplotlib', 'seaborn', 'pytorch_grad_cam') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

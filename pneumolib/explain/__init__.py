@@ -12,8 +12,9 @@ Typical use::
 
 from __future__ import annotations
 
+from typing import Any
+
 from pneumolib.explain.describe import describe_focus, focus_summary
-from pneumolib.explain.figures import lung_focus_figure, outcome_gallery, outside_gallery, randomisation_figure
 from pneumolib.explain.film import FilmExplanation, explain_film
 from pneumolib.explain.focus import FocusEntry, focus_report, focus_share, mostly_outside
 from pneumolib.explain.gradcam import (
@@ -45,3 +46,14 @@ __all__ = [
     "lung_focus_figure", "outcome_gallery", "outcome_labels", "outside_gallery", "randomisation_figure",
     "randomisation_study", "study_images", "study_split",
 ]
+
+_FIGURES = ("lung_focus_figure", "outcome_gallery", "outside_gallery", "randomisation_figure")
+
+
+def __getattr__(name: str) -> Any:
+    """Notebook 05's figures, imported on first use: the service imports this package without matplotlib."""
+    if name in _FIGURES:
+        from pneumolib.explain import figures
+
+        return getattr(figures, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

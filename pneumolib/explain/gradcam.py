@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
 from pneumolib import CLASS_NAMES
@@ -222,7 +221,9 @@ def _resolve_targets(target_class: TargetClass, count: int) -> list[int] | None:
     return targets
 
 
-def _library_targets(targets: list[int] | None) -> list[ClassifierOutputTarget] | None:
+def _library_targets(targets: list[int] | None) -> list | None:
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
     return None if targets is None else [ClassifierOutputTarget(t) for t in targets]
 
 

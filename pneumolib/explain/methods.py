@@ -13,18 +13,24 @@ layer the gradient is the same at every location, and both then reduce exactly t
 track the activations more than the weights: in the randomisation check
 (:mod:`pneumolib.explain.sanity`) they correlate 0.35-0.6 with a re-initialised model, against
 about 0 for Grad-CAM, so Grad-CAM is the default.
+
+The library is imported on first use (it imports pyplot): the service answers with the head's
+own Grad-CAM (:mod:`pneumolib.explain.linear_head`) and never needs it.
 """
 
 from __future__ import annotations
 
-from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, LayerCAM
-from pytorch_grad_cam.base_cam import BaseCAM
+from typing import TYPE_CHECKING
 
-CAM_METHODS: dict[str, type[BaseCAM]] = {
-    "gradcam": GradCAM,  # Selvaraju et al. 2017: channel weights = spatial mean of gradients
-    "gradcam++": GradCAMPlusPlus,  # Chattopadhay et al. 2018: higher-order weights, better for several regions
-    "layercam": LayerCAM,  # Jiang et al. 2021: positive grads * activations, per location
-    "eigencam": EigenCAM,  # Muhammad & Yeasin 2020: first principal component, class-agnostic, no gradients
+if TYPE_CHECKING:
+    from pytorch_grad_cam.base_cam import BaseCAM
+
+#: Method name -> the library's class name.
+CAM_METHODS: dict[str, str] = {
+    "gradcam": "GradCAM",  # Selvaraju et al. 2017: channel weights = spatial mean of gradients
+    "gradcam++": "GradCAMPlusPlus",  # Chattopadhay et al. 2018: higher-order weights, better for several regions
+    "layercam": "LayerCAM",  # Jiang et al. 2021: positive grads * activations, per location
+    "eigencam": "EigenCAM",  # Muhammad & Yeasin 2020: first principal component, class-agnostic, no gradients
 }
 DEFAULT_METHOD = "gradcam"
 
@@ -34,4 +40,6 @@ def cam_class(method: str) -> type[BaseCAM]:
     key = method.lower().replace("_", "").replace("-", "").replace("pp", "++")
     if key not in CAM_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {sorted(CAM_METHODS)}")
-    return CAM_METHODS[key]
+    import pytorch_grad_cam
+
+    return getattr(pytorch_grad_cam, CAM_METHODS[key])

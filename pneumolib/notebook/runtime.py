@@ -83,7 +83,8 @@ def measure_runtime(paths: list[Path], architecture: str, image_size: int = 224,
     name = torch.cuda.get_device_name(device_) if device_.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     return {
         "runtime": label or name, "device": name, "architecture": architecture, "image_size": image_size,
-        "batch_size": batch_size, "films_median_size": f"{width}x{height}", "decode_images_per_s": decode_rate, "train_images_per_s": train_rate,
+        "batch_size": batch_size, "films_median_size": f"{width}x{height}", "decode_images_per_s": decode_rate,
+        "train_images_per_s": train_rate,
         "score_images_per_s": score_rate, "peak_ram_gib": _peak_ram_gib(), "peak_gpu_gib": peak_gpu,
         "measured_on": date.today().isoformat(), "python": platform.python_version(), "torch": torch.__version__,
     }
