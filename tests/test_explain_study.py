@@ -14,13 +14,14 @@ from pneumolib.checkpoint import load_checkpoint, save_checkpoint
 from pneumolib.data.images import read_grayscale
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.explain import create_explainer
-from pneumolib.explain.describe import describe_focus, focus_summary
+from pneumolib.explain.describe import describe_focus
 from pneumolib.explain.randomisation_study import randomisation_study
 from pneumolib.explain.study import (
     TABLE_COLUMNS,
     GradCamStudy,
     corner_share,
     film_reader,
+    focus_summary,
     outcome_labels,
     study_images,
     study_split,

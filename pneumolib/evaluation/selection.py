@@ -221,8 +221,8 @@ def lung_share_on(stress: StressSet, data_root: DataRoot, progress: bool = True)
     The lung outlines do not depend on the model: they are computed once, on first use, and
     reused for every candidate.
     """
+    from pneumolib.explain.explainers import create_explainer
     from pneumolib.explain.focus import focus_share
-    from pneumolib.explain.gradcam import create_explainer
     from pneumolib.explain.lung_mask import segment_lungs
     from pneumolib.explain.study import FOCUS_HEIGHT, film_reader, shrink_film
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pneumolib.explain.describe import describe_focus, focus_summary
+from pneumolib.explain.describe import describe_focus
+from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.film import FilmExplanation, explain_film
 from pneumolib.explain.focus import FocusEntry, focus_report, focus_share, mostly_outside
 from pneumolib.explain.gradcam import (
@@ -23,7 +24,6 @@ from pneumolib.explain.gradcam import (
     HeadGradCAM,
     LibraryGradCAM,
     as_model_batch,
-    create_explainer,
 )
 from pneumolib.explain.linear_head import LinearHeadGradCAM, gradcam_from_feature_maps
 from pneumolib.explain.lung_mask import LungMask, lung_mask, prior_lung_mask, segment_lungs
@@ -31,7 +31,7 @@ from pneumolib.explain.methods import CAM_METHODS, DEFAULT_METHOD, cam_class
 from pneumolib.explain.overlay import colorize_heatmap, encode_png, overlay_heatmap, overlay_png, resize_heatmap
 from pneumolib.explain.randomisation_study import RandomisationStudy, randomisation_study
 from pneumolib.explain.sanity import RandomisationResult, randomisation_check, randomised_copy, spearman_similarity
-from pneumolib.explain.study import OUTCOMES, GradCamStudy, corner_share, outcome_labels, study_images, study_split
+from pneumolib.explain.study import OUTCOMES, GradCamStudy, corner_share, focus_summary, outcome_labels, study_images, study_split
 from pneumolib.explain.target_layers import TARGET_LAYER_BY_ARCHITECTURE, find_target_layer, target_layer_name
 
 __all__ = [

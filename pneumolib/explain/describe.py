@@ -7,35 +7,10 @@ the study, so the prose says what this model does, whichever way that goes.
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import pandas as pd
 
 from pneumolib import CLASS_NAMES
 from pneumolib.explain.faithfulness import FaithfulnessStudy
-from pneumolib.explain.study import CORNER_FRACTION, OUTCOMES, GradCamStudy
-
-
-def focus_summary(table: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-    """Per outcome (and over all films): lung and corner focus next to what a uniform heatmap gives.
-
-    All-zero heatmaps (NaN shares) are counted in ``films`` but left out of the means.
-    """
-    def one(group: pd.DataFrame) -> dict[str, Any]:
-        shares = group["inside_share"].dropna()
-        corners = group["corner_share"].dropna() if "corner_share" in group else pd.Series(dtype=float)
-        return {
-            "films": len(group),
-            "mean inside share": shares.mean() if len(shares) else math.nan,
-            "uniform heatmap would give": group["mask_fraction"].mean() if len(group) else math.nan,
-            f"mostly outside (< {threshold:g})": float((shares < threshold).mean()) if len(shares) else math.nan,
-            "mean corner share (uniform 0.25)": corners.mean() if len(corners) else math.nan,
-        }
-
-    rows = {outcome: one(table[table["outcome"] == outcome]) for outcome in OUTCOMES}
-    rows["all"] = one(table)
-    return pd.DataFrame.from_dict(rows, orient="index")
-
+from pneumolib.explain.study import CORNER_FRACTION, GradCamStudy
 
 #: Differences of mean shares smaller than this are described as "about the same".
 SAME_MARGIN = 0.05

@@ -166,23 +166,6 @@ class HeadGradCAM(CAMExplainer):
             cam.activations_and_grads.release()
 
 
-def create_explainer(model: nn.Module, method: str = DEFAULT_METHOD, fast: bool | None = None,
-                     engine: object | None = None) -> CAMExplainer:
-    """The fast head path when the model is a :class:`PneumoniaClassifier`, else the library path.
-
-    With an ``engine`` (:mod:`pneumolib.engine`) and plain Grad-CAM, the forward pass is the
-    engine's and the map comes from the head's weights, with no backward pass at all
-    (:class:`pneumolib.explain.linear_head.LinearHeadGradCAM`).
-    """
-    if fast is None:
-        fast = supports_head_path(model)
-    if engine is not None and fast and cam_class(method) is cam_class(DEFAULT_METHOD):
-        from pneumolib.explain.linear_head import LinearHeadGradCAM
-
-        return LinearHeadGradCAM(model, engine)
-    return HeadGradCAM(model, method) if fast else LibraryGradCAM(model, method)
-
-
 def as_model_batch(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (S, S) / (B, S, S) or float (C, S, S) / (B, C, S, S) in [0, 1] -> float (B, C, S, S)."""
     tensor = images if isinstance(images, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(images))

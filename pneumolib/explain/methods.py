@@ -35,11 +35,16 @@ CAM_METHODS: dict[str, str] = {
 DEFAULT_METHOD = "gradcam"
 
 
-def cam_class(method: str) -> type[BaseCAM]:
-    """The library class for a method name (case-insensitive; "gradcampp" = "gradcam++")."""
+def method_key(method: str) -> str:
+    """The canonical name of a method (case-insensitive; "gradcampp" = "gradcam++"), or ValueError."""
     key = method.lower().replace("_", "").replace("-", "").replace("pp", "++")
     if key not in CAM_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {sorted(CAM_METHODS)}")
+    return key
+
+
+def cam_class(method: str) -> type[BaseCAM]:
+    """The library class for a method name (see :func:`method_key`)."""
     import pytorch_grad_cam
 
-    return getattr(pytorch_grad_cam, CAM_METHODS[key])
+    return getattr(pytorch_grad_cam, CAM_METHODS[method_key(method)])

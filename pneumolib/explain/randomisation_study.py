@@ -14,7 +14,7 @@ import pandas as pd
 from torch import nn
 
 from pneumolib import CLASS_NAMES
-from pneumolib.explain.gradcam import create_explainer
+from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.methods import DEFAULT_METHOD
 from pneumolib.explain.sanity import RandomisationResult, randomised_copy, spearman_similarity
 

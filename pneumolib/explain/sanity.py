@@ -23,7 +23,8 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from pneumolib.explain.gradcam import TargetClass, create_explainer
+from pneumolib.explain.explainers import create_explainer
+from pneumolib.explain.gradcam import TargetClass
 from pneumolib.explain.methods import DEFAULT_METHOD
 
 

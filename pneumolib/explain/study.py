@@ -32,8 +32,8 @@ from pneumolib.data.arrays import load_split
 from pneumolib.data.images import read_grayscale
 from pneumolib.data.sources import DataRoot, locate
 from pneumolib.engine import Engine
+from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.focus import focus_share
-from pneumolib.explain.gradcam import create_explainer
 from pneumolib.explain.lung_mask import WORKING_HEIGHT, segment_lungs
 from pneumolib.explain.methods import DEFAULT_METHOD
 
@@ -119,8 +119,6 @@ class GradCamStudy:
 
     def summary(self) -> pd.DataFrame:
         """Per outcome: film count, mean lung-focus share, mean mask fraction, share of films mostly outside."""
-        from pneumolib.explain.describe import focus_summary  # describe builds on this module
-
         return focus_summary(self.table)
 
     def mostly_outside(self, threshold: float = 0.5) -> pd.DataFrame:
@@ -243,3 +241,24 @@ def shrink_film(film: np.ndarray, height: int) -> np.ndarray:
         return film
     width = max(1, round(film.shape[1] * height / film.shape[0]))
     return cv2.resize(film, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def focus_summary(table: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """Per outcome (and over all films): lung and corner focus next to what a uniform heatmap gives.
+
+    All-zero heatmaps (NaN shares) are counted in ``films`` but left out of the means.
+    """
+    def one(group: pd.DataFrame) -> dict[str, Any]:
+        shares = group["inside_share"].dropna()
+        corners = group["corner_share"].dropna() if "corner_share" in group else pd.Series(dtype=float)
+        return {
+            "films": len(group),
+            "mean inside share": shares.mean() if len(shares) else math.nan,
+            "uniform heatmap would give": group["mask_fraction"].mean() if len(group) else math.nan,
+            f"mostly outside (< {threshold:g})": float((shares < threshold).mean()) if len(shares) else math.nan,
+            "mean corner share (uniform 0.25)": corners.mean() if len(corners) else math.nan,
+        }
+
+    rows = {outcome: one(table[table["outcome"] == outcome]) for outcome in OUTCOMES}
+    rows["all"] = one(table)
+    return pd.DataFrame.from_dict(rows, orient="index")
