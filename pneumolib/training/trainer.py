@@ -13,6 +13,7 @@ from every rank, and rank 0 alone printing and writing files (see
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -123,7 +124,7 @@ def train_one_epoch(
     amp_dtype = autocast_dtype(device) if config.amp else None
     total, seen, outside_total = 0.0, 0, 0.0
     guided = lung_masks is not None and config.lung_guidance > 0
-    head = (model.module if world.distributed else model).head
+    head = (model.module if world.distributed else model).head if guided else None  # the map needs the head's weights
     step = config.batch_size * world.world_size  # the global batch
     batches = range(0, len(order) - step + 1 if len(order) >= step else 1, step)
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
@@ -139,7 +140,7 @@ def train_one_epoch(
         if config.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None), \
-                captured_feature_map(model) as feature_maps:
+                (captured_feature_map(model) if guided else contextlib.nullcontext([])) as feature_maps:
             logits = model(images)
             if world.distributed:
                 batch_weight = loss_weights[torch.as_tensor(data.labels[batch], device=device)].sum()
