@@ -15,13 +15,14 @@ import torch
 
 from pneumolib.checkpoint import load_checkpoint
 from pneumolib.data.hashing import file_sha256
-from pneumolib.engine import Engine, as_engine, create_engine
+from pneumolib.engine import Engine, as_engine, calibrated_probability, create_engine
 from pneumolib.models.classifier import PneumoniaClassifier
 from pneumolib.models.factory import ARCHITECTURES
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+    """Uncalibrated P(pneumonia) of pneumonia-minus-normal logits, in float64."""
+    return calibrated_probability(np.asarray(x, dtype=np.float64))
 
 
 def predict_features_and_logits(

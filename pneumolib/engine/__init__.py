@@ -7,12 +7,12 @@
 * :func:`create_engine` (``choice``): which of the two answers.
 """
 
-from pneumolib.engine.base import OUTPUTS, Engine, margin_logits, to_model_input
+from pneumolib.engine.base import OUTPUTS, Engine, calibrated_probability, margin_logits, to_model_input
 from pneumolib.engine.choice import ENGINE_CHOICES, ENGINE_ENV, as_engine, create_engine, engine_preference
 from pneumolib.engine.onnx_graph import EngineUnavailable
 from pneumolib.engine.torch_engine import TorchEngine, autocast_dtype
 
 __all__ = [
     "ENGINE_CHOICES", "ENGINE_ENV", "OUTPUTS", "Engine", "EngineUnavailable", "TorchEngine", "as_engine",
-    "autocast_dtype", "create_engine", "engine_preference", "margin_logits", "to_model_input",
+    "autocast_dtype", "calibrated_probability", "create_engine", "engine_preference", "margin_logits", "to_model_input",
 ]

@@ -39,6 +39,14 @@ def margin_logits(logits: np.ndarray) -> np.ndarray:
     return logits[:, 1] - logits[:, 0]
 
 
+def calibrated_probability(margin: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """P(pneumonia) from pneumonia-minus-normal logits and the temperature finalize fitted on val.
+
+    The one place this formula lives; it keeps the logits' dtype (float32 from an engine).
+    """
+    return 1.0 / (1.0 + np.exp(-margin / temperature))
+
+
 class Engine(ABC):
     """A model ready to score: subclasses run the forward pass, this class batches it."""
 

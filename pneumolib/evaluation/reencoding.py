@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from pneumolib.data.preprocess import canonical_image
 from pneumolib.data.shifts import REENCODINGS, reencode
 from pneumolib.decode.upload import decode_upload
-from pneumolib.engine import Engine
+from pneumolib.engine import Engine, calibrated_probability
 
 MAX_MOVE = 0.03
 MOVE_QUANTILE = 0.95
@@ -53,7 +53,7 @@ def reencoding_check(engine: Engine, films: Sequence[np.ndarray], size: int, jpe
     for film in tqdm(films, desc="re-encoding check", disable=not progress):
         batch = np.concatenate([canonical_image(film, size, jpeg_quality)[None],
                                 reencoded_inputs(film, size, jpeg_quality, variants)])
-        probs = 1.0 / (1.0 + np.exp(-engine.logits(batch) / temperature))
+        probs = calibrated_probability(engine.logits(batch), temperature)
         for i, variant in enumerate(variants):
             moves[variant].append(abs(float(probs[1 + i] - probs[0])))
             flips[variant] += int((probs[1 + i] >= threshold) != (probs[0] >= threshold))

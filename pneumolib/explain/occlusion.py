@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from pneumolib.engine import Engine, margin_logits
+from pneumolib.engine import Engine, calibrated_probability, margin_logits
 from pneumolib.explain.zones import ZONE_NAMES, LungZones
 
 DEFAULT_FILL = "blur"
@@ -68,7 +68,7 @@ def occluded(image: np.ndarray, masks: np.ndarray, fill: str = DEFAULT_FILL) -> 
 def probabilities(engine: Engine, images: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Calibrated P(pneumonia) of float images (N, S, S) in [0, 1], one batched pass."""
     logits = margin_logits(engine.run(np.asarray(images, dtype=np.float32)[:, None], ("logits",))["logits"])
-    return 1.0 / (1.0 + np.exp(-logits / temperature))
+    return calibrated_probability(logits, temperature)
 
 
 @dataclass(frozen=True)

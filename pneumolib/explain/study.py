@@ -31,7 +31,7 @@ from pneumolib.constants import DEFAULT_OPERATING_POINT
 from pneumolib.data.arrays import load_split
 from pneumolib.data.images import read_grayscale
 from pneumolib.data.sources import DataRoot, locate
-from pneumolib.engine import Engine
+from pneumolib.engine import Engine, calibrated_probability
 from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.focus import focus_share
 from pneumolib.explain.lung_mask import WORKING_HEIGHT, segment_lungs
@@ -178,7 +178,7 @@ def study_images(
         chunk = np.array(images[start : start + batch_size])  # a copy: the cache may be a read-only memmap
         result = explainer.explain(chunk, None, batch_size=batch_size)
         margin = result.logits[:, 1].astype(np.float64) - result.logits[:, 0]
-        prob = 1.0 / (1.0 + np.exp(-margin / temperature))
+        prob = calibrated_probability(margin, temperature)
         called = (prob >= threshold).astype(np.int64)
         maps = result.heatmaps.copy()
         redo = np.flatnonzero(called != result.predicted_classes)
