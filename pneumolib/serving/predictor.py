@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 OVERRIDE_FLAG = "allow_non_xray"
 """The request flag that lets an image the gate refused through; named in the refusal."""
-LABELS = DISPLAY_NAMES
 
 
 class CheckpointNotDeployable(CheckpointError):
@@ -87,7 +86,7 @@ class Prediction:
     @property
     def confidence(self) -> float:
         """Probability of the predicted class."""
-        return self.probability if self.label == LABELS[1] else 1.0 - self.probability
+        return self.probability if self.label == DISPLAY_NAMES[1] else 1.0 - self.probability
 
 
 class Predictor:
@@ -176,11 +175,11 @@ class Predictor:
                                 "numbers). Send an ordinary chest X-ray.")
         point = self.operating_points[operating_point]
         threshold = float(point["threshold"])
-        label = LABELS[int(probability >= threshold)]
+        label = DISPLAY_NAMES[int(probability >= threshold)]
         notes = self._notes(image, label, probability, operating_point, gate)
         png, regions = None, None
         if heatmap:
-            called_pneumonia = label == LABELS[1]
+            called_pneumonia = label == DISPLAY_NAMES[1]
             try:
                 square = self._explainer.explain_feature_maps(feature_map, self.image_size,
                                                               int(called_pneumonia)).heatmaps[0]
@@ -231,7 +230,7 @@ class Predictor:
             notes.append(f"the image ({image.width} x {image.height} pixels) is smaller than the "
                          f"model's {self.image_size}-pixel input, so it was enlarged; detail may "
                          "be missing")
-        if label == LABELS[1] and probability < 0.5:
+        if label == DISPLAY_NAMES[1] and probability < 0.5:
             threshold = float(self.operating_points[operating_point]["threshold"])
             notes.append(f"called Pneumonia at a probability of {probability:.0%}: the "
                          f"'{operating_point}' threshold ({threshold:.3g}) is set low on purpose, "
