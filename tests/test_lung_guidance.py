@@ -68,4 +68,5 @@ def test_guided_training_records_the_outside_share(fixture_build, tmp_path):
     result = train(config, fixture_build.manifest, fixture_build.root, tmp_path / "run", tmp_path / "cache", progress=False)
     share = float(result.history["train_outside_lung_share"].iloc[0])
     assert 0.0 < share < 1.0
-    assert list((tmp_path / "cache").glob("lung_masks_train_*.npy"))
+    (masks,) = (tmp_path / "cache").glob("lung_masks_*.npy")  # keyed like the image array it belongs to
+    assert (tmp_path / "cache" / masks.name.replace("lung_masks_", "images_")).is_file()

@@ -170,8 +170,9 @@ def open_tunnel(port: int, token: str | None = None, *, host: str = "127.0.0.1",
         say(" ".join(filter(None, [note, f"No ngrok token found: serving locally only, at {local_url}.", TOKEN_HELP])))
         return None
     credentials, login_note = (Token(login.strip(), "the login passed in"), None) if login and login.strip() else find_login()
-    if credentials is not None and login_problem(credentials.value):
-        say(f"{login_problem(credentials.value)} No tunnel was opened: serving locally only, at {local_url}.")
+    problem = login_problem(credentials.value) if credentials is not None else None
+    if problem:
+        say(f"{problem} No tunnel was opened: serving locally only, at {local_url}.")
         return None
     try:
         from pyngrok import conf, ngrok

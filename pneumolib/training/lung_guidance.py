@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from pneumolib.data.cache import cache_key
 from pneumolib.explain.lung_mask import segment_lungs
 
 
@@ -52,9 +53,10 @@ def lung_mask_array(images: np.ndarray, cache_file: str | os.PathLike | None = N
     return masks
 
 
-def mask_cache_file(image_cache: Path | None, split: str, count: int, size: int) -> Path | None:
-    """Where a split's masks are kept: beside the image cache, keyed by split, count and size."""
-    return None if image_cache is None else Path(image_cache) / f"lung_masks_{split}_{count}_{size}px.npy"
+def mask_cache_file(cache_dir: str | os.PathLike | None, paths: list[str], size: int,
+                    jpeg_quality: int | None) -> Path | None:
+    """Where the masks of the image array for ``paths`` are kept: beside it, under the same content key."""
+    return None if cache_dir is None else Path(cache_dir) / f"lung_masks_{size}px_{cache_key(paths, size, jpeg_quality)}.npy"
 
 
 def evidence_map(features: torch.Tensor, head: torch.nn.Linear) -> torch.Tensor:

@@ -312,8 +312,7 @@ def _lung_masks(config: TrainConfig, train_data: SplitArrays, cache_dir: str | o
         return None
     from pneumolib.training.lung_guidance import lung_mask_array, mask_cache_file
 
-    cache = mask_cache_file(Path(cache_dir) if cache_dir is not None else None, "train", len(train_data.labels),
-                            config.image_size)
+    cache = mask_cache_file(cache_dir, list(train_data.rows["path"]), config.image_size, config.jpeg_quality)
     if world.distributed and cache is not None:
         if world.is_main:
             lung_mask_array(train_data.images, cache, progress)
