@@ -142,6 +142,19 @@ def _select(args: argparse.Namespace) -> int:
     return 0
 
 
+def _average(args: argparse.Namespace) -> int:
+    from pneumolib.training.weight_averaging import average_checkpoints
+
+    weights = [float(w) for w in args.weights.split(",")] if args.weights else None
+    try:
+        out = average_checkpoints(args.checkpoints, args.out, weights, base=args.base)
+    except ValueError as error:  # CheckpointError too: a file or a recipe that does not fit
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: the weight average of {len(args.checkpoints)} checkpoints; run `select`, then `finalize`")
+    return 0
+
+
 def _finalize(args: argparse.Namespace) -> int:
     from pneumolib.data.manifest import load_manifest
     from pneumolib.deploy.finalize import finalize_checkpoint
@@ -380,6 +393,15 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--reference", action="append", metavar="CHECKPOINT",
                         help="a checkpoint to measure and list beside the candidates, never chosen (repeatable)")
     select.set_defaults(run=_select)
+
+    average = commands.add_parser("average", help="average checkpoints of one lineage in weight space "
+                                                  "(epochs of a run, or a model and its fine-tuned successor)")
+    average.add_argument("checkpoints", nargs="+")
+    average.add_argument("--out", required=True, help="where to write the averaged checkpoint")
+    average.add_argument("--weights", help="comma-separated, summing to 1 (default: equal)")
+    average.add_argument("--base", type=int, default=-1,
+                         help="index of the checkpoint whose architecture and recipe the result keeps (default: the last)")
+    average.set_defaults(run=_average)
 
     finalize = commands.add_parser("finalize", help="add temperature, operating points and the X-ray gate (val/train only)")
     finalize.add_argument("checkpoint", help="best.pt from training")

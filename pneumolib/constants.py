@@ -16,6 +16,15 @@ SCREENING, BALANCED = "screening", "balanced"
 OPERATING_POINTS: tuple[str, str] = (SCREENING, BALANCED)
 """The thresholds a finalized checkpoint carries, in the order they are shown."""
 
+ARGMAX_THRESHOLD = 0.5
+"""``prob >= 0.5`` is the plain argmax rule; it is the same for every temperature."""
+
+UNCALIBRATED: dict = {
+    "operating_points": {"default": {"threshold": ARGMAX_THRESHOLD, "chosen_on": "none (uncalibrated default)"}},
+    "temperature": 1.0,
+}
+"""What a checkpoint carries before ``finalize`` fits a temperature and operating points to its weights."""
+
 DEFAULT_OPERATING_POINT = SCREENING
 """The API's default: missing a pneumonia is the costlier error."""
 

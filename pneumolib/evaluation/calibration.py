@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 
+from pneumolib.constants import ARGMAX_THRESHOLD
 from pneumolib.evaluation._arrays import as_labels, as_scores, labels_and_probs
 
 CalibrationMode = Literal["top_label", "positive"]
@@ -94,7 +95,7 @@ def reliability_table(
     if n_bins < 1:
         raise ValueError("n_bins must be positive")
     if mode == "top_label":
-        predicted = (probs >= 0.5).astype(np.int64)
+        predicted = (probs >= ARGMAX_THRESHOLD).astype(np.int64)
         confidence = np.where(predicted == 1, probs, 1.0 - probs)
         hit = (predicted == labels).astype(np.float64)
     elif mode == "positive":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pneumolib.constants import ARGMAX_THRESHOLD
 from pneumolib.evaluation._arrays import labels_and_probs
 
 WeightedFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -142,7 +143,7 @@ def metric_suite(threshold: float, *, include_auc: bool = True) -> dict[str, Wei
 
 
 def binary_metrics(
-    y_true: Sequence[int] | np.ndarray, prob: Sequence[float] | np.ndarray, threshold: float = 0.5
+    y_true: Sequence[int] | np.ndarray, prob: Sequence[float] | np.ndarray, threshold: float = ARGMAX_THRESHOLD
 ) -> dict[str, float | int]:
     """ROC AUC, accuracy, sensitivity, specificity, precision, NPV, F1 and the raw counts.
 

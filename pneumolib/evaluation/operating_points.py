@@ -22,11 +22,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pneumolib.constants import BALANCED, SCREENING, SCREENING_SENSITIVITY
+from pneumolib.constants import ARGMAX_THRESHOLD, BALANCED, SCREENING, SCREENING_SENSITIVITY
 from pneumolib.evaluation._arrays import labels_and_probs
-
-ARGMAX_THRESHOLD = 0.5
-"""``prob >= 0.5`` is the plain argmax rule; it is the same for every temperature."""
 
 
 @dataclass(frozen=True)

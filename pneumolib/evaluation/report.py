@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pneumolib import __version__
-from pneumolib.constants import SCREENING_SENSITIVITY
+from pneumolib.constants import ARGMAX_THRESHOLD, SCREENING_SENSITIVITY
 from pneumolib.evaluation._arrays import check_predictions
 from pneumolib.evaluation.bootstrap import DEFAULT_RESAMPLES, bootstrap_metrics
 from pneumolib.evaluation.calibration import (
@@ -45,7 +45,6 @@ from pneumolib.evaluation.metrics import (
     threshold_metric,
 )
 from pneumolib.evaluation.operating_points import (
-    ARGMAX_THRESHOLD,
     OperatingPoint,
     logit_threshold,
     point_rates,

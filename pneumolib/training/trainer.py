@@ -28,6 +28,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
+from pneumolib.constants import UNCALIBRATED
 from pneumolib.data.arrays import SplitArrays, class_weights, load_split
 from pneumolib.data.augment import AugmentConfig, augment_batch
 from pneumolib.data.manifest import manifest_digest
@@ -248,8 +249,7 @@ def _metadata(config: TrainConfig, manifest: pd.DataFrame, epoch: int, metrics: 
         "manifest_digest": manifest_digest(manifest),
         "epoch": epoch + 1,
         "val_metrics": metrics,
-        "operating_points": {"default": {"threshold": 0.5, "chosen_on": "none (uncalibrated default)"}},
-        "temperature": 1.0,
+        **UNCALIBRATED,
         "distributed": run,
         "weights": f"exponential moving average (decay {config.ema_decay})" if config.ema_decay else "last step",
     }
