@@ -85,7 +85,7 @@ expected_runtime("01")
 
 # %%
 from pneumolib.config import active_profile
-from pneumolib.data.locate import find_dataset_root, list_images
+from pneumolib.data.release.locate import find_dataset_root, list_release_files
 from pneumolib.data import figures
 
 profile = active_profile()
@@ -126,7 +126,7 @@ print(f"found the data set in a folder named {root.name!r}")  # the full path is
 # (one misclassified image moves its accuracy by 6 points). Notebook 02 builds a better split.
 
 # %%
-images = list_images(root)
+images = list_release_files(root)
 images.groupby(["official_split", "label"]).size().unstack()
 
 # %% [markdown]

@@ -77,10 +77,10 @@ print(f"pneumolib {pneumolib.__version__} is ready")
 
 # %%
 from pneumolib.config import active_profile, work_dir
-from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import build_manifest, load_manifest, write_manifest
-from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE
-from pneumolib.data.leakage import leakage_checks, person_number_evidence, split_agreement, split_summary
+from pneumolib.data.release.locate import find_dataset_root
+from pneumolib.data.split.manifest import build_manifest, load_manifest, write_manifest
+from pneumolib.data.duplicates.groups import NEAR_DUPLICATE_MAX_DISTANCE
+from pneumolib.data.split.leakage import leakage_checks, person_number_evidence, split_agreement, split_summary
 from pneumolib.data import figures
 
 profile = active_profile()
@@ -187,7 +187,7 @@ fig = figures.duplicate_pairs_figure(root, build.duplicate_pairs, n=6)
 # %% [markdown]
 # ## The patient-level split
 #
-# The policy (see `pneumolib/data/split.py`):
+# The policy (see `pneumolib/data/split/policy.py`):
 #
 # * the official **test** split (624 films) stays the test split, untouched, used only for the final
 #   report in notebook 04;
@@ -248,9 +248,9 @@ split_agreement(manifest, load_manifest())
 # %%
 import warnings
 
-from pneumolib.data.reshare import make_reshared_source, planted_copies_found
-from pneumolib.data.source_split import describe_cross_source
-from pneumolib.data.sources import ExtraSource, SourceRoots
+from pneumolib.data.sources.reshare import make_reshared_source, planted_copies_found
+from pneumolib.data.sources.split import describe_cross_source
+from pneumolib.data.sources.roots import ExtraSource, SourceRoots
 
 copies = max(8, len(manifest) // 20)
 demo = make_reshared_source(root, manifest, work_dir() / f"reshared_demo_{profile.name}", copies=copies, new=copies // 3)

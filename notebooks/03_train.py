@@ -97,11 +97,11 @@ print(mount_drive(USE_DRIVE))
 import dataclasses
 import pandas as pd
 from pneumolib.config import active_profile, cache_dir, work_dir
-from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import manifest_for_data
+from pneumolib.data.release.locate import find_dataset_root
+from pneumolib.data.split.manifest import manifest_for_data
 from pneumolib.models import first_available_architecture
 from pneumolib.training.trainer import TrainConfig, train, pick_device
-from pneumolib.data.arrays import load_split
+from pneumolib.data.inputs.arrays import load_split
 from pneumolib.training import figures
 
 profile = active_profile()
@@ -185,8 +185,8 @@ fig = figures.augmentation_examples(val.images, n_images=3)
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pneumolib.data.arrays import class_weights
-from pneumolib.data.augment import AugmentConfig, augment_batch
+from pneumolib.data.inputs.arrays import class_weights
+from pneumolib.data.inputs.augment import AugmentConfig, augment_batch
 from pneumolib.engine import autocast_dtype, to_model_input
 from pneumolib.models import create_model
 from pneumolib.training.schedule import warmup_cosine

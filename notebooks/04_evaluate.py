@@ -84,9 +84,9 @@ print(mount_drive(USE_DRIVE))
 from IPython.display import Markdown
 from pneumolib.checkpoint import find_checkpoint
 from pneumolib.config import active_profile, cache_dir, work_dir
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import manifest_for_data
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.data.release.locate import find_dataset_root
+from pneumolib.data.split.manifest import manifest_for_data
 from pneumolib.evaluation import figures
 from pneumolib.reporting.markdown import render_comparison_table, render_model_card_results
 from pneumolib.evaluation.report import write_report

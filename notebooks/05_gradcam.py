@@ -89,8 +89,8 @@ print(mount_drive(USE_DRIVE))
 from IPython.display import Markdown
 from pneumolib.checkpoint import find_checkpoint
 from pneumolib.config import active_profile, cache_dir, work_dir
-from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import manifest_for_data
+from pneumolib.data.release.locate import find_dataset_root
+from pneumolib.data.split.manifest import manifest_for_data
 from pneumolib.explain import figures
 from pneumolib.explain.describe import describe_focus
 from pneumolib.explain.study import study_split
@@ -130,8 +130,8 @@ print(f"occlusion fill: {fill} ({metadata.get('explanation', {}).get('chosen_on'
 
 # %%
 import numpy as np
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.preprocess import canonical_image
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.data.inputs.preprocess import canonical_image
 from pneumolib.engine import to_model_input
 from pneumolib.samples import SAMPLE_FILM
 

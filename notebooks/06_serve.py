@@ -19,7 +19,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/pneumolib/pneumolib/blob/main/notebooks/06_serve.ipynb)
 #
 # Put the trained model
-# behind the same service a deployment would run (`uvicorn pneumolib.serve:app`): a web page where
+# behind the same service a deployment would run (`uvicorn pneumolib.serving.asgi:app`): a web page where
 # you drop an X-ray and see the call and the heatmap, and a JSON API (`POST /predict`) for programs.
 # In Colab an **ngrok tunnel** gives the service a temporary public address, so the page opens in
 # any browser.

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from pneumolib.checkpoint import load_checkpoint
-from pneumolib.data.hashing import file_sha256
 from pneumolib.engine import Engine, as_engine, calibrated_probability, create_engine
+from pneumolib.file_digest import file_sha256
 from pneumolib.models.classifier import PneumoniaClassifier
 from pneumolib.models.factory import ARCHITECTURES
 

@@ -11,11 +11,10 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+from pneumolib.notebook.background import ServerNotReady, wait_for_health
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,12 +28,12 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(checkpoint: str | None, extra_env: dict[str, str] | None = None,
                    timeout: float = 180.0) -> Iterator[tuple[str, int]]:
-    """Start ``uvicorn pneumolib.serve:app`` on loopback; yield (base URL, server pid) once healthy."""
+    """Start ``uvicorn pneumolib.serving.asgi:app`` on loopback; yield (base URL, server pid) once healthy."""
     port = free_port()
     env = {**os.environ, **(extra_env or {})}
     if checkpoint:
         env["PNEUMO_CHECKPOINT"] = str(Path(checkpoint).resolve())
-    command = [sys.executable, "-m", "uvicorn", "pneumolib.serve:app", "--host", "127.0.0.1",
+    command = [sys.executable, "-m", "uvicorn", "pneumolib.serving.asgi:app", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log"]
     process = subprocess.Popen(command, cwd=REPO, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -52,23 +51,15 @@ def running_server(checkpoint: str | None, extra_env: dict[str, str] | None = No
 
 def wait_healthy(url: str, process: subprocess.Popen | None, timeout: float) -> None:
     """Poll /health until 200; stop with the server's own reason on a 503 or an early exit."""
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
+    def exited() -> str | None:
         if process is not None and process.poll() is not None:
-            raise SystemExit(f"the server exited with code {process.returncode} before it was ready")
-        try:
-            response = httpx.get(f"{url}/health", timeout=5)
-        except httpx.HTTPError as error:
-            last = str(error)
-        else:
-            if response.status_code == 200:
-                return
-            last = response.json().get("detail", response.text)
-            if "still loading" not in last:
-                raise SystemExit(f"the server is up but has no model: {last}")
-        time.sleep(0.5)
-    raise SystemExit(f"the server was not healthy after {timeout:.0f} s: {last}")
+            return f"the server exited with code {process.returncode} before it was ready"
+        return None
+
+    try:
+        wait_for_health(url, timeout, require_model=True, exited=exited)
+    except ServerNotReady as error:
+        raise SystemExit(str(error)) from None
 
 
 def rss_mb(pid: int) -> float:

@@ -37,10 +37,10 @@ import tracemalloc
 
 import numpy as np
 
-from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE
-from pneumolib.data.hash_index import all_pairs, near_pairs, search_plan
-from pneumolib.data.hashing import bits_to_words, hamming_distances, hashes_to_words, words_to_bits
-from pneumolib.data.manifest import load_manifest
+from pneumolib.data.duplicates.groups import NEAR_DUPLICATE_MAX_DISTANCE
+from pneumolib.data.duplicates.hash_index import all_pairs, near_pairs, search_plan
+from pneumolib.data.duplicates.hashing import bits_to_words, hamming_distances, hashes_to_words, words_to_bits
+from pneumolib.data.split.manifest import load_manifest
 
 BITS = 256
 _BLOCK = 8192

@@ -1,6 +1,6 @@
 """Decoding and hashing images for the manifest: one process against a pool of worker processes.
 
-Scans the same files with ``pneumolib.data.scan.scan_files`` twice, ``workers=1`` (a plain loop)
+Scans the same files with ``pneumolib.data.duplicates.scan.scan_files`` twice, ``workers=1`` (a plain loop)
 and ``--workers`` processes, checks the results are identical, and prints files per second for
 both and their ratio. The files are read once beforehand, so both runs find them in the page
 cache, and a few files are scanned first so one-off start-up costs (lazy imports) are not
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from pneumolib.data.scan import scan_files
+from pneumolib.data.duplicates.scan import scan_files
 
 
 def cpu_seconds() -> float:

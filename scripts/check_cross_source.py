@@ -18,11 +18,11 @@ import tempfile
 import time
 import warnings
 
-from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import build_manifest, load_manifest
-from pneumolib.data.reshare import make_reshared_source, planted_copies_found
-from pneumolib.data.source_split import describe_cross_source
-from pneumolib.data.sources import ROLES, ExtraSource
+from pneumolib.data.release.locate import find_dataset_root
+from pneumolib.data.sources.reshare import make_reshared_source, planted_copies_found
+from pneumolib.data.sources.roots import ROLES, ExtraSource
+from pneumolib.data.sources.split import describe_cross_source
+from pneumolib.data.split.manifest import build_manifest, load_manifest
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from pneumolib.config import cache_dir
-from pneumolib.data.arrays import load_split
-from pneumolib.data.locate import find_dataset_root
-from pneumolib.data.manifest import load_manifest
+from pneumolib.data.inputs.arrays import load_split
+from pneumolib.data.release.locate import find_dataset_root
+from pneumolib.data.split.manifest import load_manifest
 from pneumolib.explain.study import film_reader
 from pneumolib.explain.summary import heatmap_summary
 from pneumolib.inference import engine_for_checkpoint

@@ -1,6 +1,6 @@
 """Load test: concurrent clients against a real server for N seconds; errors must be 0, memory flat.
 
-Starts ``uvicorn pneumolib.serve:app`` on loopback, then ``--clients`` threads post a mix of
+Starts ``uvicorn pneumolib.serving.asgi:app`` on loopback, then ``--clients`` threads post a mix of
 uploads in a loop: the X-ray as JPEG and as PNG, every few requests with a heatmap, and some bad
 uploads (empty, garbage, text) that must get their 4xx. An error is any other status, a 5xx or a
 failed connection. The server's resident memory is sampled throughout and reported at the start

@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pneumolib.data.locate import find_dataset_root, list_images
+from pneumolib.data.release.locate import find_dataset_root, list_release_files
 from pneumolib.models import first_available_architecture
 from pneumolib.notebook.runtime import RUNTIMES_FILE, expected_runtime, load_measurements, measure_runtime
 
@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     root = find_dataset_root()
-    paths = [root / path for path in list_images(root)["path"].sample(args.films, random_state=0)]
+    paths = [root / path for path in list_release_files(root)["path"].sample(args.films, random_state=0)]
     architecture = args.architecture or first_available_architecture()[0]
     entry = measure_runtime(paths, architecture, steps=args.steps, label=args.label)
     measurements = [m for m in load_measurements(OUT) if m["runtime"] != args.label] + [entry]

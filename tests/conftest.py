@@ -35,7 +35,7 @@ def fixture_root() -> Path:
 
 @pytest.fixture(scope="session")
 def fixture_build(fixture_root):
-    from pneumolib.data.manifest import build_manifest
+    from pneumolib.data.split.manifest import build_manifest
 
     return build_manifest(fixture_root, download=False, progress=False)
 

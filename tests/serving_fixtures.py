@@ -23,8 +23,8 @@ from dicom_fixtures import dicom_bytes
 from PIL import Image
 
 from pneumolib.checkpoint import save_checkpoint
-from pneumolib.data.preprocess import canonical_image
-from pneumolib.decode.upload import decode_upload
+from pneumolib.data.inputs.preprocess import canonical_image
+from pneumolib.decode.image import decode_image
 from pneumolib.gate.fit import gate_features
 from pneumolib.gate.mahalanobis import MahalanobisGate
 from pneumolib.models import ARCHITECTURES, create_model
@@ -48,7 +48,7 @@ def xray_paths() -> list[Path]:
 
 def xray_pixels(index: int = 0) -> np.ndarray:
     """A fixture X-ray as (H, W) uint8."""
-    return decode_upload(xray_paths()[index].read_bytes()).pixels
+    return decode_image(xray_paths()[index].read_bytes()).pixels
 
 
 @functools.cache
@@ -58,7 +58,7 @@ def tiny_checkpoint() -> Path:
     atexit.register(shutil.rmtree, folder, True)
     torch.manual_seed(0)
     model = create_model("efficientnet_lite0", pretrained=True).eval()
-    images = np.stack([canonical_image(decode_upload(p.read_bytes()).pixels, IMAGE_SIZE, 75)
+    images = np.stack([canonical_image(decode_image(p.read_bytes()).pixels, IMAGE_SIZE, 75)
                        for p in xray_paths()])
     layers = ARCHITECTURES["efficientnet_lite0"].gate_layers
     features = gate_features(model, images, layers, progress=False)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE, connected_groups, find_duplicate_pairs
-from pneumolib.data.hashing import content_hash, hamming_distances, hashes_to_words, perceptual_hash
-from pneumolib.data.images import read_grayscale
+from pneumolib.data.duplicates.groups import NEAR_DUPLICATE_MAX_DISTANCE, connected_groups, find_duplicate_pairs
+from pneumolib.data.duplicates.hashing import content_hash, hamming_distances, hashes_to_words, perceptual_hash
+from pneumolib.data.release.images import read_grayscale
 
 
 def reencode(pixels: np.ndarray, quality: int) -> np.ndarray:

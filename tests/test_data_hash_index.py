@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pneumolib.data import hash_index
-from pneumolib.data.hash_index import (
+from pneumolib.data.duplicates import hash_index
+from pneumolib.data.duplicates.hash_index import (
     all_pairs,
     balanced_pieces,
     near_pairs,

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from pneumolib.data import locate
-from pneumolib.data.locate import DataNotFoundError, find_dataset_root, resolve_dataset_root
+from pneumolib.data.release import locate
+from pneumolib.data.release.locate import DataNotFoundError, find_dataset_root, resolve_dataset_root
 
 
 def make_layout(folder: Path) -> Path:

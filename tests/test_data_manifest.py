@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from conftest import full_data_root
 
-from pneumolib.data.leakage import split_agreement
-from pneumolib.data.manifest import (
+from pneumolib.data.split.leakage import split_agreement
+from pneumolib.data.split.manifest import (
     COLUMNS,
     DuplicateGroupsDiffer,
     adopt_reference_split,
@@ -35,7 +35,7 @@ def test_the_packaged_manifest_is_the_committed_one():
 
 def test_a_clone_reads_its_top_level_manifest_an_installed_package_its_own_copy(monkeypatch, tmp_path):
     from pneumolib import config
-    from pneumolib.data.manifest import default_manifest_path, manifest_output_path, refresh_packaged_manifest
+    from pneumolib.data.split.manifest import default_manifest_path, manifest_output_path, refresh_packaged_manifest
     from pneumolib.resources import packaged_manifest
 
     for name in ("PNEUMO_MANIFEST", "PNEUMO_PROFILE"):
@@ -54,7 +54,7 @@ def test_a_clone_reads_its_top_level_manifest_an_installed_package_its_own_copy(
 
 def test_rewriting_the_reference_refreshes_the_packaged_copy(monkeypatch, tmp_path):
     from pneumolib import config
-    from pneumolib.data import manifest as manifests
+    from pneumolib.data.split import manifest as manifests
 
     clone = tmp_path / "clone"
     clone.mkdir()
@@ -133,7 +133,7 @@ def test_regenerated_manifest_matches_committed():
 
 
 def test_partial_data_gets_its_own_manifest(fixture_root):
-    from pneumolib.data.manifest import manifest_for_data
+    from pneumolib.data.split.manifest import manifest_for_data
 
     with pytest.warns(UserWarning, match="not in"):
         manifest = manifest_for_data(fixture_root)
@@ -143,7 +143,7 @@ def test_partial_data_gets_its_own_manifest(fixture_root):
 @pytest.mark.full_data
 @pytest.mark.skipif(full_data_root() is None, reason="full dataset not present")
 def test_full_data_uses_the_committed_manifest():
-    from pneumolib.data.manifest import manifest_for_data
+    from pneumolib.data.split.manifest import manifest_for_data
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")

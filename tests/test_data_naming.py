@@ -1,6 +1,6 @@
 import pytest
 
-from pneumolib.data.naming import UnrecognisedFileName, parse_file_name
+from pneumolib.data.release.naming import UnrecognisedFileName, parse_file_name
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pneumolib.data.hashing import content_hash, file_sha256, perceptual_hash
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.scan import FileScan, scan_file, scan_files
+from pneumolib.data.duplicates.hashing import content_hash, perceptual_hash
+from pneumolib.data.duplicates.scan import FileScan, scan_file, scan_files
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.file_digest import file_sha256
 
 
 @pytest.fixture(scope="module")

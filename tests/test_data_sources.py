@@ -12,21 +12,21 @@ import pytest
 from dicom_fixtures import dicom_bytes
 from PIL import Image
 
-from pneumolib.data.arrays import load_split
-from pneumolib.data.images import CorruptImageError, read_grayscale
-from pneumolib.data.leakage import leakage_checks
-from pneumolib.data.manifest import build_manifest, load_manifest, write_manifest
-from pneumolib.data.source_listing import SourceLayoutError, list_source
-from pneumolib.data.sources import (
+from pneumolib.data.inputs.arrays import load_split
+from pneumolib.data.release.images import CorruptImageError, read_grayscale
+from pneumolib.data.sources.listing import SourceLayoutError, list_source
+from pneumolib.data.sources.roots import (
     ExtraSource,
     SourceRoots,
     data_roots,
     extra_sources,
-    locate,
+    manifest_file,
     parse_extra,
     read_sources,
 )
-from pneumolib.data.split import EXCLUDED
+from pneumolib.data.split.leakage import leakage_checks
+from pneumolib.data.split.manifest import build_manifest, load_manifest, write_manifest
+from pneumolib.data.split.policy import EXCLUDED
 
 # Kermany fixture films copied into the extra source: (original, copy name, how it is altered)
 COPIES = {
@@ -172,8 +172,8 @@ def test_manifest_with_sources_round_trips_and_reads_for_training(tmp_path, fixt
     pd.testing.assert_frame_equal(loaded, build.manifest, check_dtype=False)
     roots = data_roots(fixture_root, out)
     assert isinstance(roots, SourceRoots)
-    assert locate(roots, "public/PNEUMONIA/new_d.dcm") == folder.resolve() / "PNEUMONIA" / "new_d.dcm"
-    assert locate(roots, "train/NORMAL/x.jpeg") == fixture_root / "train/NORMAL/x.jpeg"
+    assert manifest_file(roots, "public/PNEUMONIA/new_d.dcm") == folder.resolve() / "PNEUMONIA" / "new_d.dcm"
+    assert manifest_file(roots, "train/NORMAL/x.jpeg") == fixture_root / "train/NORMAL/x.jpeg"
     train = load_split(loaded, "train", roots, 32, None, progress=False)
     extra = train.rows["source"].eq("public").to_numpy()
     assert extra.sum() >= 4 and train.images[extra].std() > 0  # the DICOM and 16-bit films were read
@@ -238,7 +238,7 @@ def test_manifest_command_with_an_extra_source(tmp_path, fixture_root, extra_fol
 
 
 def test_a_reshared_demonstration_source_is_found_and_counted(tmp_path, fixture_root, fixture_build):
-    from pneumolib.data.reshare import make_reshared_source, planted_copies_found
+    from pneumolib.data.sources.reshare import make_reshared_source, planted_copies_found
 
     kermany = fixture_build.manifest
     demo = make_reshared_source(fixture_root, kermany, tmp_path / "demo", copies=6, new=2, progress=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pneumolib.data.manifest import load_manifest
-from pneumolib.data.split import EXCLUDED, assign_splits, split_units
+from pneumolib.data.split.manifest import load_manifest
+from pneumolib.data.split.policy import EXCLUDED, assign_splits, split_units
 
 
 def check_invariants(manifest: pd.DataFrame) -> None:
@@ -82,8 +82,8 @@ def test_committed_manifest_split_policy():
 
 
 def test_person_number_evidence_on_the_full_release():
-    """The counts quoted in pneumolib.data.naming and notebook 02 (the committed manifest holds every file)."""
-    from pneumolib.data.leakage import person_number_evidence
+    """The counts quoted in pneumolib.data.release.naming and notebook 02 (the committed manifest holds every file)."""
+    from pneumolib.data.split.leakage import person_number_evidence
 
     table = person_number_evidence(load_manifest()).set_index("finding")
     assert table.loc["image numbers used under both subtypes", "count"] == 874

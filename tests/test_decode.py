@@ -1,4 +1,4 @@
-"""Tests for pneumolib.decode.upload: every input kind, every client error, and a fuzz test."""
+"""Tests for pneumolib.decode.image: every input kind, every client error, and a fuzz test."""
 
 from __future__ import annotations
 
@@ -27,17 +27,17 @@ from pydicom.uid import (
     JPEGLSLossless,
 )
 
-import pneumolib.decode.upload as decode_module
+import pneumolib.decode.image as decode_module
 from pneumolib.decode.errors import (
     EmptyUpload,
+    ImageFileError,
     ImageTooLarge,
     NotAChestXray,
     UndecodableImage,
     UnsupportedMediaType,
-    UploadError,
     UploadTooLarge,
 )
-from pneumolib.decode.upload import DecodedImage, decode_upload, sniff_format
+from pneumolib.decode.image import DecodedImage, decode_image, sniff_format
 
 RNG = np.random.default_rng(7)
 RAMP = np.add.outer(np.arange(40) * 3, np.arange(52) * 2).astype(np.uint8)  # 40 x 52, 0..222
@@ -101,7 +101,7 @@ def assert_valid(result: DecodedImage) -> None:
 
 
 def test_grayscale_jpeg_decodes_close_to_original() -> None:
-    result = decode_upload(encode(Image.fromarray(RAMP), "JPEG", quality=95), "x.jpg", "image/jpeg")
+    result = decode_image(encode(Image.fromarray(RAMP), "JPEG", quality=95), "x.jpg", "image/jpeg")
     assert_valid(result)
     assert result.source_format == "jpeg" and result.bit_depth == 8
     assert result.pixels.shape == RAMP.shape
@@ -113,7 +113,7 @@ def test_grayscale_jpeg_decodes_close_to_original() -> None:
 
 def test_colour_jpeg_becomes_pillow_grayscale_and_keeps_colour_for_display() -> None:
     data = encode(Image.fromarray(COLOUR), "JPEG", quality=90)
-    result = decode_upload(data)
+    result = decode_image(data)
     with Image.open(io.BytesIO(data)) as im:
         expected_rgb = np.array(im.convert("RGB"))
         expected_gray = np.array(im.convert("L"))
@@ -124,20 +124,20 @@ def test_colour_jpeg_becomes_pillow_grayscale_and_keeps_colour_for_display() -> 
 
 
 def test_png_l_is_exact() -> None:
-    result = decode_upload(encode(Image.fromarray(RAMP), "PNG"), "scan.png", "image/png")
+    result = decode_image(encode(Image.fromarray(RAMP), "PNG"), "scan.png", "image/png")
     assert np.array_equal(result.pixels, RAMP)
     assert result.source_format == "png" and result.bit_depth == 8 and result.warnings == []
 
 
 def test_png_rgb_with_equal_channels_is_gray_without_warning() -> None:
     rgb = np.repeat(RAMP[:, :, None], 3, axis=2)
-    result = decode_upload(encode(Image.fromarray(rgb), "PNG"))
+    result = decode_image(encode(Image.fromarray(rgb), "PNG"))
     assert np.array_equal(result.pixels, RAMP)
     assert result.warnings == []
 
 
 def test_png_rgb_colour_matches_pillow_luma() -> None:
-    result = decode_upload(encode(Image.fromarray(COLOUR), "PNG"))
+    result = decode_image(encode(Image.fromarray(COLOUR), "PNG"))
     assert np.array_equal(result.pixels, np.array(Image.fromarray(COLOUR).convert("L")))
     assert np.array_equal(result.rgb_display, COLOUR)
     assert "colour image converted to grayscale" in result.warnings
@@ -145,7 +145,7 @@ def test_png_rgb_colour_matches_pillow_luma() -> None:
 
 def test_png_16bit_gray_is_min_max_scaled() -> None:
     values = (np.add.outer(np.arange(30), np.arange(20)) * 60 + 500).astype(np.uint16)  # 12-bit
-    result = decode_upload(encode(Image.fromarray(values), "PNG"))
+    result = decode_image(encode(Image.fromarray(values), "PNG"))
     lo, hi = int(values.min()), int(values.max())
     expected = np.rint((values.astype(np.float64) - lo) * 255 / (hi - lo)).astype(np.uint8)
     assert result.bit_depth == 16
@@ -160,7 +160,7 @@ def test_png_16bit_rgb_keeps_all_bits() -> None:
     bgr = np.stack([gray12, gray12, gray12], axis=-1)
     ok, buf = cv2.imencode(".png", bgr)
     assert ok
-    result = decode_upload(buf.tobytes())
+    result = decode_image(buf.tobytes())
     assert result.bit_depth == 16
     # Keeping only the high byte (what Pillow does) would leave values 0..21, not 0..255.
     assert result.pixels.min() == 0 and result.pixels.max() == 255
@@ -171,7 +171,7 @@ def test_png_rgba_transparency_is_flattened_onto_black() -> None:
     rgba = np.dstack([COLOUR, np.full(COLOUR.shape[:2], 255, np.uint8)])
     rgba[:, :10, 3] = 0          # fully transparent strip
     rgba[:, 10:20, 3] = 128      # half transparent strip
-    result = decode_upload(encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+    result = decode_image(encode(Image.fromarray(rgba, "RGBA"), "PNG"))
     assert np.all(result.rgb_display[:, :10] == 0)
     assert np.array_equal(result.rgb_display[:, 20:], COLOUR[:, 20:])
     half = result.rgb_display[:, 10:20].astype(int)
@@ -181,7 +181,7 @@ def test_png_rgba_transparency_is_flattened_onto_black() -> None:
 
 def test_opaque_rgba_and_la_drop_alpha_silently() -> None:
     la = np.dstack([RAMP, np.full(RAMP.shape, 255, np.uint8)])
-    result = decode_upload(encode(Image.fromarray(la, "LA"), "PNG"))
+    result = decode_image(encode(Image.fromarray(la, "LA"), "PNG"))
     assert np.array_equal(result.pixels, RAMP)
     assert result.warnings == []
 
@@ -189,19 +189,19 @@ def test_opaque_rgba_and_la_drop_alpha_silently() -> None:
 def test_la_png_with_transparency() -> None:
     la = np.dstack([RAMP, np.full(RAMP.shape, 255, np.uint8)])
     la[:5, :, 1] = 0
-    result = decode_upload(encode(Image.fromarray(la, "LA"), "PNG"))
+    result = decode_image(encode(Image.fromarray(la, "LA"), "PNG"))
     assert np.all(result.pixels[:5] == 0)
     assert np.array_equal(result.pixels[5:], RAMP[5:])
 
 
 def test_palette_png() -> None:
     im = Image.fromarray(RAMP).convert("P")  # grayscale palette
-    result = decode_upload(encode(im, "PNG"))
+    result = decode_image(encode(im, "PNG"))
     assert np.array_equal(result.pixels, np.array(im.convert("L")))
     assert result.warnings == []
 
     coloured = Image.fromarray(COLOUR).quantize(16)
-    result = decode_upload(encode(coloured, "PNG"))
+    result = decode_image(encode(coloured, "PNG"))
     assert np.array_equal(result.rgb_display, np.array(coloured.convert("RGB")))
     assert "colour image converted to grayscale" in result.warnings
 
@@ -210,7 +210,7 @@ def test_palette_png_with_transparent_index() -> None:
     im = Image.fromarray((RAMP // 32).astype(np.uint8), "L").convert("P")
     im.putpalette([v for i in range(256) for v in (i * 30 % 256,) * 3])
     data = encode(im, "PNG", transparency=0)
-    result = decode_upload(data)
+    result = decode_image(data)
     index = np.array(im)
     assert np.all(result.pixels[index == 0] == 0)
     assert "transparent areas flattened onto black" in result.warnings
@@ -218,7 +218,7 @@ def test_palette_png_with_transparent_index() -> None:
 
 def test_one_bit_png() -> None:
     bits = (RAMP > 100).astype(np.uint8) * 255
-    result = decode_upload(encode(Image.fromarray(bits).convert("1"), "PNG"))
+    result = decode_image(encode(Image.fromarray(bits).convert("1"), "PNG"))
     assert set(np.unique(result.pixels)) == {0, 255}
     assert np.array_equal(result.pixels, bits)
     assert result.bit_depth == 1
@@ -228,18 +228,18 @@ def test_exif_orientation_is_applied() -> None:
     im = Image.fromarray(RAMP)
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to display"
-    result = decode_upload(encode(im, "JPEG", quality=95, exif=exif.tobytes()))
+    result = decode_image(encode(im, "JPEG", quality=95, exif=exif.tobytes()))
     assert result.pixels.shape == (RAMP.shape[1], RAMP.shape[0])
     assert any("EXIF orientation" in w for w in result.warnings)
 
 
 def test_name_and_content_type_only_warn() -> None:
     data = encode(Image.fromarray(RAMP), "PNG")
-    result = decode_upload(data, "film.jpg", "image/jpeg; charset=binary")
+    result = decode_image(data, "film.jpg", "image/jpeg; charset=binary")
     assert result.source_format == "png"
     assert len(result.warnings) == 2
     assert "'.jpg'" in result.warnings[0] and "image/jpeg" in result.warnings[1]
-    assert decode_upload(data, "upload", "application/octet-stream").warnings == []
+    assert decode_image(data, "upload", "application/octet-stream").warnings == []
 
 
 def test_real_chest_xray_fixture_if_present() -> None:
@@ -248,7 +248,7 @@ def test_real_chest_xray_fixture_if_present() -> None:
     if not files:
         pytest.skip("no chest X-ray fixtures in this checkout")
     for path in files:
-        result = decode_upload(path.read_bytes(), path.name)
+        result = decode_image(path.read_bytes(), path.name)
         assert_valid(result)
         assert result.source_format == "jpeg"
 
@@ -270,7 +270,7 @@ def window_linear(x: np.ndarray, c: float, w: float) -> np.ndarray:
 
 
 def test_dicom_monochrome2_without_window_is_min_max_scaled() -> None:
-    result = decode_upload(dicom_bytes(DATA12, bits_stored=12), "img.dcm", "application/dicom")
+    result = decode_image(dicom_bytes(DATA12, bits_stored=12), "img.dcm", "application/dicom")
     lo, hi = DATA12.min(), DATA12.max()
     expected = np.rint((DATA12.astype(np.float64) - lo) * 255 / (hi - lo))
     assert result.source_format == "dicom" and result.bit_depth == 12
@@ -279,22 +279,22 @@ def test_dicom_monochrome2_without_window_is_min_max_scaled() -> None:
 
 
 def test_dicom_8bit_passes_through() -> None:
-    result = decode_upload(dicom_bytes(RAMP))
+    result = decode_image(dicom_bytes(RAMP))
     assert np.array_equal(result.pixels, RAMP)
     assert result.bit_depth == 8 and result.warnings == []
 
 
 def test_monochrome1_is_inverted_relative_to_monochrome2() -> None:
     for kwargs in ({}, {"window_center": 2000, "window_width": 3000}):
-        m2 = decode_upload(dicom_bytes(DATA12, bits_stored=12, **kwargs))
-        m1 = decode_upload(dicom_bytes(DATA12, bits_stored=12, photometric="MONOCHROME1", **kwargs))
+        m2 = decode_image(dicom_bytes(DATA12, bits_stored=12, **kwargs))
+        m1 = decode_image(dicom_bytes(DATA12, bits_stored=12, photometric="MONOCHROME1", **kwargs))
         assert np.array_equal(m1.pixels, 255 - m2.pixels)
         assert m2.pixels.std() > 10  # a real image, not a flat one where inversion is trivial
         assert any("MONOCHROME1" in w for w in m1.warnings)
 
 
 def test_dicom_window_is_applied() -> None:
-    result = decode_upload(dicom_bytes(DATA12, bits_stored=12, window_center=1500,
+    result = decode_image(dicom_bytes(DATA12, bits_stored=12, window_center=1500,
                                        window_width=1000))
     expected = window_linear(DATA12, 1500, 1000)
     assert np.abs(result.pixels - expected).max() <= 1
@@ -306,7 +306,7 @@ def test_dicom_rescale_then_window() -> None:
     raw = np.array([[0, 500, 750, 1000, 1250, 1500, 4095]], dtype=np.uint16)
     data = dicom_bytes(raw, bits_stored=12, rescale_slope=2, rescale_intercept=-1000,
                        window_center=1000, window_width=2000)
-    result = decode_upload(data)
+    result = decode_image(data)
     # rescaled: -1000, 0, 500, 1000, 1500, 2000, 7190
     assert result.pixels.tolist() == [[0, 0, 64, 128, 191, 255, 255]]
     # the same window on unrescaled values would differ, so the test sees a missing rescale
@@ -315,7 +315,7 @@ def test_dicom_rescale_then_window() -> None:
 
 def test_dicom_rescale_without_window_and_signed_data() -> None:
     signed = (DATA12.astype(np.int32) - 2048).astype(np.int16)
-    result = decode_upload(dicom_bytes(signed, bits_stored=12, signed=True, rescale_slope=1,
+    result = decode_image(dicom_bytes(signed, bits_stored=12, signed=True, rescale_slope=1,
                                        rescale_intercept=-1024))
     order = np.argsort(signed.ravel(), kind="stable")
     assert np.all(np.diff(result.pixels.ravel()[order].astype(int)) >= 0)
@@ -324,90 +324,90 @@ def test_dicom_rescale_without_window_and_signed_data() -> None:
 
 def test_dicom_sigmoid_and_linear_exact_windows() -> None:
     for function in ("SIGMOID", "LINEAR_EXACT"):
-        result = decode_upload(dicom_bytes(DATA12, bits_stored=12, window_center=2048,
+        result = decode_image(dicom_bytes(DATA12, bits_stored=12, window_center=2048,
                                            window_width=1024, voi_lut_function=function))
         below, above = DATA12 < 1000, DATA12 > 3100
         assert result.pixels[below].max() <= 10 and result.pixels[above].min() >= 245
 
 
 def test_dicom_several_windows_uses_first() -> None:
-    result = decode_upload(dicom_bytes(DATA12, bits_stored=12, window_center=[1500, 300],
+    result = decode_image(dicom_bytes(DATA12, bits_stored=12, window_center=[1500, 300],
                                        window_width=[1000, 50]))
     assert np.abs(result.pixels - window_linear(DATA12, 1500, 1000)).max() <= 1
     assert any("several display windows" in w for w in result.warnings)
 
 
 def test_dicom_invalid_window_falls_back_to_min_max() -> None:
-    result = decode_upload(dicom_bytes(DATA12, bits_stored=12, window_center=100, window_width=0))
+    result = decode_image(dicom_bytes(DATA12, bits_stored=12, window_center=100, window_width=0))
     assert result.pixels.min() == 0 and result.pixels.max() == 255
     assert any("invalid DICOM window" in w for w in result.warnings)
 
 
 def test_dicom_voi_lut_sequence() -> None:
     lut = 4095 - np.arange(4096)  # an inverting LUT, 12-bit output
-    result = decode_upload(dicom_bytes(DATA12, bits_stored=12, voi_lut=lut))
+    result = decode_image(dicom_bytes(DATA12, bits_stored=12, voi_lut=lut))
     expected = np.rint((4095 - DATA12.astype(np.float64)) / 4095 * 255)
     assert np.abs(result.pixels - expected).max() <= 1
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_dicom_layouts_decode_the_same(layout: str) -> None:
-    reference = decode_upload(dicom_bytes(DATA12, bits_stored=12)).pixels
+    reference = decode_image(dicom_bytes(DATA12, bits_stored=12)).pixels
     assert sniff_format(dicom_bytes(DATA12, bits_stored=12, layout=layout)) == "dicom"
-    result = decode_upload(dicom_bytes(DATA12, bits_stored=12, layout=layout))
+    result = decode_image(dicom_bytes(DATA12, bits_stored=12, layout=layout))
     assert np.array_equal(result.pixels, reference)
     assert any("transfer syntax" in w for w in result.warnings) == (layout == "bare")
 
 
 def test_multiframe_dicom_takes_first_frame() -> None:
     frames = np.stack([DATA12, 4095 - DATA12, DATA12 // 2])
-    result = decode_upload(dicom_bytes(frames, bits_stored=12))
-    assert np.array_equal(result.pixels, decode_upload(dicom_bytes(DATA12, bits_stored=12)).pixels)
+    result = decode_image(dicom_bytes(frames, bits_stored=12))
+    assert np.array_equal(result.pixels, decode_image(dicom_bytes(DATA12, bits_stored=12)).pixels)
     assert any("3 frames" in w for w in result.warnings)
 
 
 def test_rgb_dicom() -> None:
-    result = decode_upload(dicom_bytes(COLOUR, photometric="RGB"))
+    result = decode_image(dicom_bytes(COLOUR, photometric="RGB"))
     assert np.array_equal(result.rgb_display, COLOUR)
     assert np.array_equal(result.pixels, np.array(Image.fromarray(COLOUR).convert("L")))
 
 
 def test_deflated_dicom_decodes() -> None:
     data = dicom_bytes(DATA12, bits_stored=12, transfer_syntax=DeflatedExplicitVRLittleEndian)
-    result = decode_upload(data)
-    assert np.array_equal(result.pixels, decode_upload(dicom_bytes(DATA12, bits_stored=12)).pixels)
+    result = decode_image(data)
+    assert np.array_equal(result.pixels, decode_image(dicom_bytes(DATA12, bits_stored=12)).pixels)
 
 
 def test_jpeg_compressed_dicom_decodes_with_pillow() -> None:
     frame = encode(Image.fromarray(RAMP), "JPEG", quality=95)
     data = compressed_dicom_bytes(JPEGBaseline8Bit, frame, rows=RAMP.shape[0],
                                   columns=RAMP.shape[1])
-    result = decode_upload(data)
+    result = decode_image(data)
     assert np.abs(result.pixels.astype(int) - RAMP).max() <= 3
 
 
 def test_compressed_dicom_without_decoder_is_415_naming_the_syntax() -> None:
     with pytest.raises(UnsupportedMediaType) as info:
-        decode_upload(compressed_dicom_bytes(JPEGLSLossless))
+        decode_image(compressed_dicom_bytes(JPEGLSLossless))
     assert "JPEG-LS Lossless" in info.value.detail and JPEGLSLossless in info.value.detail
     assert info.value.status_code == 415
 
 
 def test_compressed_dicom_with_decoder_but_broken_data_is_400() -> None:
     with pytest.raises(UndecodableImage):
-        decode_upload(compressed_dicom_bytes(JPEG2000Lossless))
+        decode_image(compressed_dicom_bytes(JPEG2000Lossless))
 
 
 def test_image_dicom_cut_before_its_pixels_is_400() -> None:
     data = dicom_bytes(DATA12, bits_stored=12)
     at = data.rfind(b"\xe0\x7f\x10\x00")  # (7FE0,0010) Pixel Data: cut it off
     with pytest.raises(UndecodableImage, match="no pixel data"):
-        decode_upload(data[:at])
+        decode_image(data[:at])
 
 
 def test_non_image_dicom_is_415() -> None:
     with pytest.raises(UnsupportedMediaType, match="Basic Text SR Storage"):
-        decode_upload(report_dicom_bytes())
+        decode_image(report_dicom_bytes())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,14 +420,14 @@ def test_error_classes_carry_status_and_advice() -> None:
                 UnsupportedMediaType: 415, NotAChestXray: 422}
     for cls, status in expected.items():
         err = cls()
-        assert isinstance(err, UploadError) and err.status_code == status
+        assert isinstance(err, ImageFileError) and err.status_code == status
         assert len(err.detail) > 30 and err.to_dict()["status"] == status
     assert UndecodableImage("custom words").detail == "custom words"
 
 
 def test_empty_upload() -> None:
     with pytest.raises(EmptyUpload) as info:
-        decode_upload(b"")
+        decode_image(b"")
     assert info.value.status_code == 400
 
 
@@ -436,14 +436,14 @@ def test_random_bytes_are_400() -> None:
     data = bytes(range(200, 256)) + noise
     assert sniff_format(data) == "unknown"
     with pytest.raises(UndecodableImage):
-        decode_upload(data)
+        decode_image(data)
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_truncated_images_are_400(fmt: str) -> None:
     data = encode(Image.fromarray(COLOUR), fmt)
     with pytest.raises(UndecodableImage) as info:
-        decode_upload(data[: len(data) // 2])
+        decode_image(data[: len(data) // 2])
     assert info.value.status_code == 400
     assert info.value.__cause__ is not None  # the decoder's own error stays attached for logs
 
@@ -462,24 +462,24 @@ def test_truncated_images_are_400(fmt: str) -> None:
 )
 def test_other_formats_are_415(data: bytes, words: str) -> None:
     with pytest.raises(UnsupportedMediaType) as info:
-        decode_upload(data, "image.png", "image/png")
+        decode_image(data, "image.png", "image/png")
     assert info.value.status_code == 415 and words in info.value.detail
 
 
 def test_twelve_bit_jpeg_is_415() -> None:
     data = jpeg_with_frame(encode(Image.fromarray(RAMP), "JPEG"), precision=12)
     with pytest.raises(UnsupportedMediaType, match="12-bit JPEG"):
-        decode_upload(data)
+        decode_image(data)
 
 
 def test_over_byte_limit_is_413() -> None:
     data = encode(Image.fromarray(COLOUR), "PNG")
     with pytest.raises(UploadTooLarge) as info:
-        decode_upload(data, max_bytes=len(data) - 1)
+        decode_image(data, max_bytes=len(data) - 1)
     assert info.value.status_code == 413
-    assert decode_upload(data, max_bytes=len(data)).pixels.shape == COLOUR.shape[:2]
+    assert decode_image(data, max_bytes=len(data)).pixels.shape == COLOUR.shape[:2]
     with pytest.raises(UploadTooLarge, match="20.0 MB"):
-        decode_upload(b"\xff\xd8\xff" + bytes(20 * 1024 * 1024))
+        decode_image(b"\xff\xd8\xff" + bytes(20 * 1024 * 1024))
 
 
 @pytest.fixture
@@ -511,7 +511,7 @@ def test_header_over_pixel_limit_is_413_before_decoding(make, max_pixels) -> Non
     tracemalloc.start()
     try:
         with pytest.raises(ImageTooLarge) as info:
-            decode_upload(data, **kwargs)
+            decode_image(data, **kwargs)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -524,7 +524,7 @@ def test_encapsulated_frame_larger_than_its_header_says_is_413() -> None:
     data = compressed_dicom_bytes(JPEGBaseline8Bit, frame, rows=RAMP.shape[0],
                                   columns=RAMP.shape[1])
     with pytest.raises(ImageTooLarge):
-        decode_upload(data)
+        decode_image(data)
 
 
 def test_deflate_bomb_is_refused_without_inflating_it() -> None:
@@ -533,7 +533,7 @@ def test_deflate_bomb_is_refused_without_inflating_it() -> None:
     tracemalloc.start()
     try:
         with pytest.raises(UploadTooLarge):
-            decode_upload(bomb, max_pixels=2_000_000)
+            decode_image(bomb, max_pixels=2_000_000)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -557,11 +557,11 @@ def test_private_pillow_decoder_failure_maps_to_400(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(decode_module, "_finish_pil", explode)
     with pytest.raises(UndecodableImage):
-        decode_upload(encode(Image.fromarray(RAMP), "PNG"))
+        decode_image(encode(Image.fromarray(RAMP), "PNG"))
 
 
 # ---------------------------------------------------------------------------------------------
-# Fuzzing: any bytes either decode to a valid image or raise an UploadError, nothing else
+# Fuzzing: any bytes either decode to a valid image or raise an ImageFileError, nothing else
 # ---------------------------------------------------------------------------------------------
 
 _SMALL = np.add.outer(np.arange(12) * 9, np.arange(16) * 7).astype(np.uint8)
@@ -583,8 +583,8 @@ FUZZ_SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, data
 
 def _decode_or_client_error(data: bytes) -> None:
     try:
-        result = decode_upload(data, max_pixels=200_000)
-    except UploadError as exc:
+        result = decode_image(data, max_pixels=200_000)
+    except ImageFileError as exc:
         assert exc.status_code in (400, 413, 415) and exc.detail
         return
     assert_valid(result)
@@ -640,4 +640,4 @@ def test_fuzz_mutated_valid_files(data: bytes) -> None:
 def test_fuzz_seeds_are_valid() -> None:
     """The fuzz seeds themselves decode, so mutations start from real files."""
     for seed in SEEDS:
-        assert_valid(decode_upload(seed))
+        assert_valid(decode_image(seed))

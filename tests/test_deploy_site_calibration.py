@@ -13,7 +13,7 @@ from serving_fixtures import NOT_XRAY_DIR, tiny_checkpoint, xray_paths
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.cli import main
 from pneumolib.decode.errors import NotAChestXray
-from pneumolib.decode.upload import decode_upload
+from pneumolib.decode.image import decode_image
 from pneumolib.deploy.site_calibration import GateCalibrationError, calibrate_gate_for_site, site_films
 from pneumolib.serving.predictor import Predictor
 
@@ -45,7 +45,7 @@ def test_site_films_that_were_refused_now_pass(calibrated, site_folder):
     assert result.site_accept_after >= 0.97 and result.margin_after > result.margin_before
     assert result.reference_reject_after >= 0.95
     before, after = Predictor.load(tiny_checkpoint()), Predictor.load(out)
-    film = decode_upload((site_folder / "site_00.png").read_bytes())
+    film = decode_image((site_folder / "site_00.png").read_bytes())
     with pytest.raises(NotAChestXray):
         before.predict(film)
     assert after.predict(film).gate.passed
@@ -58,7 +58,7 @@ def test_photos_and_documents_are_still_refused(calibrated):
     files = sorted(p for p in NOT_XRAY_DIR.iterdir() if p.suffix in (".png", ".jpg"))
     for path in files:
         try:
-            predictor.predict(decode_upload(path.read_bytes(), path.name))
+            predictor.predict(decode_image(path.read_bytes(), path.name))
         except NotAChestXray:
             refused += 1
     assert refused / len(files) >= 0.9

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.shifts import REENCODINGS, STRESS_SHIFTS, reencode
+from pneumolib.data.inputs.shifts import REENCODINGS, STRESS_SHIFTS, reencode
+from pneumolib.data.release.images import read_grayscale
 from pneumolib.engine.base import Engine
 from pneumolib.evaluation.reencoding import VARIANTS, reencode_variant, reencoded_inputs, reencoding_check
 from pneumolib.samples import SAMPLE_FILM
@@ -32,9 +32,9 @@ def test_each_variant_is_a_real_jpeg_of_its_kind(film):
 def test_colour_and_progressive_saves_of_a_grayscale_film_read_back_as_the_same_pixels(film):
     """Why stress val carries one q95 re-encode for all four."""
     read = [STRESS_SHIFTS["re-encoded JPEG q95"](film)]
-    from pneumolib.decode.upload import decode_upload
+    from pneumolib.decode.image import decode_image
 
-    read += [decode_upload(reencode(film, mode, **options), "x.jpg").pixels for mode, options in REENCODINGS.values()]
+    read += [decode_image(reencode(film, mode, **options), "x.jpg").pixels for mode, options in REENCODINGS.values()]
     assert all(np.array_equal(read[0], other) for other in read[1:])
     assert 0 < np.abs(read[0].astype(int) - film).mean() < 2  # re-encoded, nearly the same film
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pneumolib.data.shifts import STRESS_SHIFTS
+from pneumolib.data.inputs.shifts import STRESS_SHIFTS
 from pneumolib.evaluation.selection import CandidateRecord, select_candidate
 from pneumolib.evaluation.stress import CLEAN, build_stress_set, stress_summary, stress_table
 

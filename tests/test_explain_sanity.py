@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from pneumolib.data.preprocess import canonical_image
+from pneumolib.data.inputs.preprocess import canonical_image
 from pneumolib.explain import randomisation_check, randomised_copy, spearman_similarity
 from pneumolib.models import create_model
 

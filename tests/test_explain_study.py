@@ -11,8 +11,8 @@ import pytest
 
 from pneumolib import CLASS_NAMES
 from pneumolib.checkpoint import load_checkpoint, save_checkpoint
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.preprocess import canonical_image
+from pneumolib.data.inputs.preprocess import canonical_image
+from pneumolib.data.release.images import read_grayscale
 from pneumolib.explain import create_explainer
 from pneumolib.explain.describe import describe_focus
 from pneumolib.explain.randomisation_study import randomisation_study

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from pneumolib.decode.upload import decode_upload
+from pneumolib.decode.image import decode_image
 from pneumolib.gate.mahalanobis import MahalanobisGate, gap_margin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "not_xray"
@@ -230,7 +230,7 @@ def test_fixture_set_is_varied_small_and_documented() -> None:
 
 @pytest.mark.parametrize("path", fixture_files(), ids=lambda p: p.name)
 def test_fixture_decodes(path: Path) -> None:
-    result = decode_upload(path.read_bytes(), path.name)
+    result = decode_image(path.read_bytes(), path.name)
     assert result.source_format == {".png": "png", ".jpg": "jpeg"}[path.suffix]
     assert result.pixels.dtype == np.uint8 and result.pixels.ndim == 2
     assert not any("content" in w for w in result.warnings)  # extension matches the bytes
@@ -241,7 +241,7 @@ def test_measure_gate_passes_xrays_and_refuses_other_pictures():
     from serving_fixtures import NOT_XRAY_DIR, tiny_checkpoint, xray_paths
 
     from pneumolib.decode.formats import image_files
-    from pneumolib.gate.measure import measure_gate
+    from pneumolib.serving.gate_measure import measure_gate
     from pneumolib.serving.predictor import Predictor
 
     predictor = Predictor.load(tiny_checkpoint())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumolib.data.shifts import ACQUISITION_SHIFTS
+from pneumolib.data.inputs.shifts import ACQUISITION_SHIFTS
 from pneumolib.gate.reference_non_xrays import reference_non_xrays
 
 

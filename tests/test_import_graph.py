@@ -49,3 +49,39 @@ def test_no_import_circles():
         if name not in state:
             visit(name, [name])
     assert circles == []
+
+
+LAYERS = (
+    ("pneumolib", "constants", "environment", "resources", "samples", "file_digest"),
+    ("config", "reachability"),
+    ("decode", "models"),
+    ("data",),
+    ("engine", "checkpoint"),
+    ("inference",),
+    ("explain", "gate"),
+    ("evaluation", "training"),
+    ("deploy", "reporting"),
+    ("serving",),
+    ("notebook", "workflows"),
+    ("cli", "__main__"),
+)
+"""The package's layers, bottom first: a module imports only from its own layer or below (the README's map)."""
+
+
+def _layer(module: str) -> int:
+    part = module.split(".")[1] if "." in module else module
+    return next(index for index, names in enumerate(LAYERS) if part in names)
+
+
+def test_imports_point_down_the_layers():
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    upward = sorted(f"{name} -> {target}" for name, path in paths.items()
+                    for target in imports_of(path, set(paths)) if _layer(target) > _layer(name))
+    assert upward == []
+
+
+def test_every_subpackage_has_a_layer():
+    parts = {path.relative_to(PACKAGE).parts[0].removesuffix(".py") for path in PACKAGE.iterdir()
+             if path.suffix == ".py" or (path / "__init__.py").is_file()}
+    placed = {name for layer in LAYERS for name in layer}
+    assert parts - {"__init__"} <= placed, f"give these a layer: {sorted(parts - {'__init__'} - placed)}"

@@ -28,7 +28,7 @@ import pneumolib
 from pneumolib.checkpoint import find_checkpoint, read_checkpoint
 from pneumolib.cli import main
 from pneumolib.config import checkout_root
-from pneumolib.data.manifest import default_manifest_path, load_manifest, manifest_output_path
+from pneumolib.data.split.manifest import default_manifest_path, load_manifest, manifest_output_path
 from pneumolib.samples import SAMPLE_FILM
 
 def refused(*argv):

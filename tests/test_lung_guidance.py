@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pneumolib.data.augment import AugmentConfig, augment_batch
+from pneumolib.data.inputs.augment import AugmentConfig, augment_batch
 from pneumolib.models import create_model
 from pneumolib.training.lung_guidance import (
     captured_feature_map,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pneumolib.data.manifest import load_manifest
+from pneumolib.data.split.manifest import load_manifest
 from pneumolib.notebook.runtime import COLAB_RUNTIMES, expected_runtime, load_measurements, measure_runtime
 
 CPU = {"runtime": "CPU, 2 cores", "device": "CPU", "architecture": "efficientnet_lite0", "image_size": 224,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pneumolib.checkpoint import read_checkpoint
-from pneumolib.data.shifts import ACQUISITION_SHIFTS, STRESS_SHIFTS
+from pneumolib.data.inputs.shifts import ACQUISITION_SHIFTS, STRESS_SHIFTS
 from pneumolib.deploy.finalize import finalize_checkpoint
 from pneumolib.evaluation.report import write_report
 from pneumolib.evaluation.run import evaluate_checkpoint, val_test_gap
@@ -141,7 +141,7 @@ def test_evaluate_and_documents(finalized, fixture_build, tmp_path):
 def test_gate_features_are_tapped_augmented_and_seeded():
     import torch
 
-    from pneumolib.data.augment import AugmentConfig
+    from pneumolib.data.inputs.augment import AugmentConfig
     from pneumolib.gate.fit import gate_features
     from pneumolib.models import ARCHITECTURES, create_model
 

@@ -60,7 +60,7 @@ def assert_error(response, status: int, *words: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Health, model card, pages
+# Health, model description, pages
 # ---------------------------------------------------------------------------------------------
 
 
@@ -75,7 +75,7 @@ def test_health_reports_the_loaded_model(client: TestClient) -> None:
     assert body["inference"]["engine"] == engine  # ONNX Runtime answers on a CPU where installed
 
 
-def test_model_card(client: TestClient) -> None:
+def test_model_description(client: TestClient) -> None:
     card = client.get("/model").json()
     assert card["architecture"] == "efficientnet_lite0"
     assert card["version"] and len(card["sha256"]) == 64

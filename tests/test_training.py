@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from pneumolib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from pneumolib.data.arrays import class_weights
-from pneumolib.data.augment import augment_batch
+from pneumolib.data.inputs.arrays import class_weights
+from pneumolib.data.inputs.augment import augment_batch
 from pneumolib.models import create_model
 from pneumolib.training.trainer import TrainConfig, train
 
@@ -96,7 +96,7 @@ def test_train_resume_and_history(fixture_build, tmp_path):
 
 
 def test_training_never_reads_the_test_split(fixture_build, tmp_path, monkeypatch):
-    from pneumolib.data import cache
+    from pneumolib.data.inputs import cache
 
     seen = []
     original = cache.read_grayscale
@@ -107,7 +107,7 @@ def test_training_never_reads_the_test_split(fixture_build, tmp_path, monkeypatc
 
 
 def test_border_erasing_only_touches_the_edges():
-    from pneumolib.data.augment import erase_borders
+    from pneumolib.data.inputs.augment import erase_borders
 
     images = torch.full((64, 1, 40, 40), 0.5)
     out = erase_borders(images, torch.Generator().manual_seed(0), probability=1.0, max_fraction=0.15)
@@ -146,7 +146,7 @@ def test_mixed_precision_uses_bf16_only_where_native(monkeypatch, capability, ex
 
 
 def test_old_checkpoints_read_back_their_recipe_without_the_newer_steps():
-    from pneumolib.data.augment import LEGACY_OFF, AugmentConfig
+    from pneumolib.data.inputs.augment import LEGACY_OFF, AugmentConfig
 
     old = {"max_rotation_degrees": 7.0, "scale_range": [0.9, 1.1], "border_erase_probability": 0.6}
     config = AugmentConfig.from_dict(old)
@@ -157,7 +157,7 @@ def test_old_checkpoints_read_back_their_recipe_without_the_newer_steps():
 
 @pytest.mark.parametrize("fill, black, white", [(0.0, 1.0, 0.0), (1.0, 0.0, 1.0)])
 def test_zooming_out_puts_the_film_on_a_black_or_white_margin(fill, black, white):
-    from pneumolib.data.augment import AugmentConfig, random_geometry
+    from pneumolib.data.inputs.augment import AugmentConfig, random_geometry
 
     images = torch.full((2, 1, 32, 32), 0.5)
     config = AugmentConfig(max_rotation_degrees=0.0, scale_range=(0.5, 0.5), aspect_range=(1.0, 1.0), max_translate=0.0,
@@ -168,7 +168,7 @@ def test_zooming_out_puts_the_film_on_a_black_or_white_margin(fill, black, white
 
 
 def test_independent_stretch_changes_width_not_height():
-    from pneumolib.data.augment import AugmentConfig, random_geometry
+    from pneumolib.data.inputs.augment import AugmentConfig, random_geometry
 
     images = torch.zeros(1, 1, 64, 64)
     images[..., 16:48, 16:48] = 1.0  # a centred square
@@ -182,7 +182,7 @@ def test_independent_stretch_changes_width_not_height():
 def test_histogram_equalisation_matches_opencv():
     import cv2
 
-    from pneumolib.data.augment import equalize_histogram
+    from pneumolib.data.inputs.augment import equalize_histogram
 
     image = (np.random.default_rng(0).beta(2, 5, size=(40, 50)) * 255).astype(np.uint8)
     ours = equalize_histogram(torch.as_tensor(image).float().div(255).view(1, 1, 40, 50))[0, 0]

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from pneumolib.checkpoint import load_checkpoint, read_checkpoint
-from pneumolib.data.arrays import SplitArrays, class_weights
-from pneumolib.data.manifest import load_manifest
+from pneumolib.data.inputs.arrays import SplitArrays, class_weights
+from pneumolib.data.split.manifest import load_manifest
 from pneumolib.models import create_model
 from pneumolib.training import distributed
 from pneumolib.training.distributed import SINGLE, World

@@ -10,9 +10,9 @@ import pandas as pd
 import seaborn as sns
 from sklearn.metrics import roc_auc_score
 
-from pneumolib.data.hashing import hamming_distances, hashes_to_words
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import DataRoot, locate
+from pneumolib.data.duplicates.hashing import hamming_distances, hashes_to_words
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.data.sources.roots import DataRoot, manifest_file
 
 SPLIT_ORDER = ["train", "val", "test"]
 
@@ -23,7 +23,7 @@ def sample_grid(root: DataRoot, images: pd.DataFrame, per_class: int = 4, seed: 
     for row, (label, rows) in enumerate(images.groupby("label")):
         chosen = rows.sample(min(per_class, len(rows)), random_state=seed)
         for ax, (_, item) in zip(axes[row], chosen.iterrows()):
-            pixels = read_grayscale(locate(root, item["path"]))
+            pixels = read_grayscale(manifest_file(root, item["path"]))
             ax.imshow(pixels, cmap="gray")
             ax.set_title(f"{label}\n{Path(item['path']).name}\n{pixels.shape[1]}x{pixels.shape[0]} px", fontsize=8)
             ax.axis("off")
@@ -93,7 +93,7 @@ def duplicate_pairs_figure(root: DataRoot, pairs: pd.DataFrame, n: int = 6) -> p
     fig, axes = plt.subplots(len(shown), 2, figsize=(6, 3 * len(shown)), squeeze=False)
     for row, (_, pair) in enumerate(shown.iterrows()):
         for col, key in enumerate(("path_a", "path_b")):
-            axes[row, col].imshow(read_grayscale(locate(root, pair[key])), cmap="gray")
+            axes[row, col].imshow(read_grayscale(manifest_file(root, pair[key])), cmap="gray")
             axes[row, col].set_title(f"{pair[key]}\n{pair['kind']}, distance {pair['distance']}", fontsize=7)
             axes[row, col].axis("off")
     fig.tight_layout()

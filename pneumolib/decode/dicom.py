@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pneumolib.decode.errors import UndecodableImage, UnsupportedMediaType, UploadError, UploadTooLarge
+from pneumolib.decode.errors import ImageFileError, UndecodableImage, UnsupportedMediaType, UploadTooLarge
 from pneumolib.decode.limits import check_pixels, megabytes
 from pneumolib.decode.pixels import finish_array, stretch_to_uint8, unit_to_u8
 from pneumolib.decode.signatures import codestream_size
@@ -162,7 +162,7 @@ def decode_dicom(
     return gray, colour, bits
 
 
-def _no_pixel_data(ds: Any) -> UploadError:
+def _no_pixel_data(ds: Any) -> ImageFileError:
     """415 for a DICOM object that is not an image (a report, say); 400 for a damaged image."""
     from pydicom.uid import UID
 

@@ -1,6 +1,6 @@
-"""Errors for uploads the service cannot use, each with its HTTP status and advice.
+"""Errors for image files that cannot be used (uploads or files on disk), each with its HTTP status and advice.
 
-The web layer turns any :class:`UploadError` into a response with ``status_code`` and
+The web layer turns any :class:`ImageFileError` into a response with ``status_code`` and
 ``detail`` unchanged, so the wording here is what a person uploading a file reads: it says what
 went wrong in plain words and what to send instead. Nothing here imports a web framework, so
 the decoder and its tests stay framework-free.
@@ -9,8 +9,8 @@ the decoder and its tests stay framework-free.
 from __future__ import annotations
 
 
-class UploadError(Exception):
-    """Base class: a problem with what the client sent, never a bug on our side."""
+class ImageFileError(Exception):
+    """Base class: a problem with the file (what a client sent, or a file on disk), never a bug on our side."""
 
     status_code: int = 400
     code: str = "bad_upload"
@@ -27,7 +27,7 @@ class UploadError(Exception):
         return {"code": self.code, "status": self.status_code, "detail": self.detail}
 
 
-class EmptyUpload(UploadError):
+class EmptyUpload(ImageFileError):
     """Zero bytes arrived, usually a form field sent without its file."""
 
     status_code = 400
@@ -35,7 +35,7 @@ class EmptyUpload(UploadError):
     default_detail = "The upload was empty (0 bytes). Attach the image file and send it again."
 
 
-class UndecodableImage(UploadError):
+class UndecodableImage(ImageFileError):
     """The bytes claim (or seem) to be an image we read, but decoding them failed."""
 
     status_code = 400
@@ -46,7 +46,7 @@ class UndecodableImage(UploadError):
     )
 
 
-class UploadTooLarge(UploadError):
+class UploadTooLarge(ImageFileError):
     """The upload (or what it expands to) is over the byte limit."""
 
     status_code = 413
@@ -54,7 +54,7 @@ class UploadTooLarge(UploadError):
     default_detail = "The file is too large. Send a smaller file (at most 20 MB)."
 
 
-class ImageTooLarge(UploadError):
+class ImageTooLarge(ImageFileError):
     """Width x height is over the pixel limit; raised from the header, before decoding."""
 
     status_code = 413
@@ -65,7 +65,7 @@ class ImageTooLarge(UploadError):
     )
 
 
-class UnsupportedMediaType(UploadError):
+class UnsupportedMediaType(ImageFileError):
     """A readable file of a kind we do not take (GIF, PDF, text, an undecodable DICOM codec)."""
 
     status_code = 415
@@ -73,7 +73,7 @@ class UnsupportedMediaType(UploadError):
     default_detail = "This file type is not supported. Send a PNG, JPEG or DICOM image."
 
 
-class NotAChestXray(UploadError):
+class NotAChestXray(ImageFileError):
     """The image decoded fine but does not look like a chest X-ray (the OOD gate said no)."""
 
     status_code = 422

@@ -11,7 +11,7 @@ import os
 import struct
 from pathlib import Path
 
-from pneumolib.decode.errors import UndecodableImage, UnsupportedMediaType, UploadError
+from pneumolib.decode.errors import ImageFileError, UndecodableImage, UnsupportedMediaType
 
 SUPPORTED_FORMATS = ("jpeg", "png", "dicom")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".dcm", ".dicom")
@@ -96,7 +96,7 @@ def _looks_like_text(data: bytes) -> bool:
     return printable >= 0.95 * len(text)
 
 
-def unsupported_format(fmt: str) -> UploadError:
+def unsupported_format(fmt: str) -> ImageFileError:
     """The error for anything that is not PNG, JPEG or DICOM."""
     if fmt == "unknown":
         return UndecodableImage(

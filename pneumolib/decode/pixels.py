@@ -1,7 +1,7 @@
 """Pixel arrays of any depth or channel count to the 8-bit gray + RGB pair the service uses.
 
 Shared by the PNG/JPEG and DICOM decoders so both make the same choices (see
-:mod:`pneumolib.decode.upload`): 8-bit data is kept as is, deeper data is min-max scaled,
+:mod:`pneumolib.decode.image`): 8-bit data is kept as is, deeper data is min-max scaled,
 colour becomes gray with Pillow's exact weights, and transparency is flattened onto black.
 """
 

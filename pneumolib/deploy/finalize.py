@@ -3,7 +3,7 @@
 Adds what the API and the evaluation need but training does not produce:
 
 * a temperature so probabilities mean what they say, fitted on val *and* stress val (the val
-  films under the fixed shifts of :data:`pneumolib.data.shifts.STRESS_SHIFTS`): clean val is
+  films under the fixed shifts of :data:`pneumolib.data.inputs.shifts.STRESS_SHIFTS`): clean val is
   nearly separable, and a temperature fitted there alone sharpens the probabilities (T < 1) in a
   way that does not survive the first change of scanner;
 * the operating points, chosen on the same pooled val + stress val films: ``screening`` (the
@@ -30,10 +30,10 @@ from sklearn.metrics import roc_auc_score
 
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
 from pneumolib.constants import BALANCED, DEFAULT_OPERATING_POINT
-from pneumolib.data.arrays import load_split
-from pneumolib.data.augment import AugmentConfig
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import DataRoot, locate
+from pneumolib.data.inputs.arrays import load_split
+from pneumolib.data.inputs.augment import AugmentConfig
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.data.sources.roots import DataRoot, manifest_file
 from pneumolib.deploy.decisions import decide
 from pneumolib.evaluation.selection import val_stress_set
 from pneumolib.evaluation.stress import CLEAN, stress_summary, stress_table
@@ -73,7 +73,7 @@ def finalize_checkpoint(
     stress_rows = stress_table(stress.labels, {n: sigmoid(z / temperature) for n, z in logits.items()},
                                decisions["operating_points"][BALANCED]["threshold"])
     augment = AugmentConfig.from_dict(metadata["train_config"].get("augment_config", {}))
-    val_originals = [read_grayscale(locate(data_root, path)) for path in splits["val"].rows["path"]]
+    val_originals = [read_grayscale(manifest_file(data_root, path)) for path in splits["val"].rows["path"]]
     gate, gate_summary = fit_gate(engine, ARCHITECTURES[metadata["architecture"]].gate_layers,
                                   splits["train"].images, splits["val"].images, val_originals, size, quality,
                                   augment, device=device, progress=progress)

@@ -26,12 +26,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import load_checkpoint, read_checkpoint, write_payload
-from pneumolib.data.hashing import file_sha256
-from pneumolib.data.preprocess import canonical_image
-from pneumolib.decode.errors import UploadError
+from pneumolib.data.inputs.preprocess import canonical_image
+from pneumolib.decode.errors import ImageFileError
 from pneumolib.decode.formats import image_files
-from pneumolib.decode.upload import decode_upload
+from pneumolib.decode.image import decode_image
 from pneumolib.engine import create_engine
+from pneumolib.file_digest import file_sha256
 from pneumolib.gate.fit import gate_features, reference_features
 from pneumolib.gate.mahalanobis import MahalanobisGate, gap_bounds, margin_between
 
@@ -88,8 +88,8 @@ def calibrate_gate_for_site(
     canonical, skipped = [], []
     for path in tqdm([Path(f) for f in films], desc="reading site films", disable=not progress, leave=False):
         try:
-            pixels = decode_upload(path.read_bytes(), path.name).pixels
-        except (OSError, UploadError) as error:
+            pixels = decode_image(path.read_bytes(), path.name).pixels
+        except (OSError, ImageFileError) as error:
             skipped.append(f"{path.name}: {getattr(error, 'detail', error)}")
             continue
         canonical.append(canonical_image(pixels, size, quality))

@@ -180,7 +180,7 @@ def plot_error_gallery(
 ) -> Figure:
     """Two rows of radiographs: most confident false negatives, then false positives.
 
-    ``images`` is a callable ``path -> array`` (e.g. ``pneumolib.data.images.read_grayscale``),
+    ``images`` is a callable ``path -> array`` (e.g. ``pneumolib.data.release.images.read_grayscale``),
     a mapping from path to array, or a sequence of arrays aligned with the rows of ``df``;
     taking images from the caller keeps this function free of disk access and testable.
     """

@@ -3,7 +3,7 @@
 The pixels a radiologist sees do not change when a film is exported as a quality-95 JPEG, in RGB
 or CMYK, baseline or progressive; a model that reads the lungs should not change its mind
 either. Each val film is re-encoded in every :data:`VARIANTS` way with Pillow, decoded by the
-service's own upload decoder (:func:`pneumolib.decode.upload.decode_upload`), preprocessed as at
+service's own upload decoder (:func:`pneumolib.decode.image.decode_image`), preprocessed as at
 inference, and scored; the check reports how far P(pneumonia) moved and how many calls flipped.
 
 Targets (from the project's model-quality goals): for 95 % of films P moves by at most
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from pneumolib.data.preprocess import canonical_image
-from pneumolib.data.shifts import REENCODINGS, reencode
-from pneumolib.decode.upload import decode_upload
+from pneumolib.data.inputs.preprocess import canonical_image
+from pneumolib.data.inputs.shifts import REENCODINGS, reencode
+from pneumolib.decode.image import decode_image
 from pneumolib.engine import Engine, calibrated_probability
 
 MAX_MOVE = 0.03
@@ -39,7 +39,7 @@ def reencode_variant(film: np.ndarray, variant: str) -> bytes:
 def reencoded_inputs(film: np.ndarray, size: int, jpeg_quality: int | None,
                      variants: Sequence[str] = tuple(VARIANTS)) -> np.ndarray:
     """(len(variants), size, size) uint8: each re-encode decoded as an upload and preprocessed."""
-    return np.stack([canonical_image(decode_upload(reencode_variant(film, v), "film.jpg").pixels, size, jpeg_quality)
+    return np.stack([canonical_image(decode_image(reencode_variant(film, v), "film.jpg").pixels, size, jpeg_quality)
                      for v in variants])
 
 

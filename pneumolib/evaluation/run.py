@@ -18,14 +18,14 @@ import torch
 
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.constants import BALANCED
-from pneumolib.data.arrays import load_split
-from pneumolib.data.hashing import file_sha256
-from pneumolib.data.manifest import manifest_digest
-from pneumolib.data.sources import BASE_SOURCE, DataRoot
+from pneumolib.data.inputs.arrays import load_split
+from pneumolib.data.sources.roots import BASE_SOURCE, DataRoot, official_rows
+from pneumolib.data.split.manifest import manifest_digest
 from pneumolib.engine import Engine
 from pneumolib.evaluation.calibration import apply_temperature
 from pneumolib.evaluation.report import build_report
 from pneumolib.evaluation.test_access import record_test_access
+from pneumolib.file_digest import file_sha256
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 
 
@@ -71,7 +71,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
     engine, model, metadata = engine_for_checkpoint(checkpoint, device)
     metadata = {**metadata, "history": payload.get("history", [])}
     del payload  # the weights now live in the engine
-    kermany = manifest[manifest["source"].eq(BASE_SOURCE)]
+    kermany = official_rows(manifest)
     tables = {"val": predictions_table(engine, metadata, manifest, "val", data_root, max_images, cache_dir, device, progress),
               "test": predictions_table(engine, metadata, kermany, "test", data_root, max_images, cache_dir, device,
                                         progress)}

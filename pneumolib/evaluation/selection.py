@@ -39,8 +39,8 @@ from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import read_checkpoint
 from pneumolib.constants import BALANCED
-from pneumolib.data.manifest import manifest_digest
-from pneumolib.data.sources import DataRoot
+from pneumolib.data.sources.roots import DataRoot
+from pneumolib.data.split.manifest import manifest_digest
 from pneumolib.engine import Engine
 from pneumolib.evaluation.operating_points import youden_threshold
 from pneumolib.evaluation.stress import CLEAN, StressSet, stress_summary, stress_table
@@ -207,7 +207,7 @@ def val_stress_set(manifest: pd.DataFrame, data_root: DataRoot, image_size: int,
                    max_images: int | None = None, cache_dir: str | os.PathLike | None = None,
                    progress: bool = True) -> StressSet:
     """Stress val for the manifest's val split (the same rows, in the same order, as ``load_split``)."""
-    from pneumolib.data.arrays import label_indices, subset_rows
+    from pneumolib.data.inputs.arrays import label_indices, subset_rows
     from pneumolib.evaluation.stress import build_stress_set
 
     rows = subset_rows(manifest[manifest["split"] == "val"], max_images).reset_index(drop=True)

@@ -2,7 +2,7 @@
 
 Val is nearly separable on this data (ROC AUC about 0.999), so clean val AUC cannot tell a model
 that reads the lungs from one that reads the film's width, framing or exposure. Under a shift
-that keeps the diagnosis (:data:`pneumolib.data.shifts.STRESS_SHIFTS`), a model that reads the
+that keeps the diagnosis (:data:`pneumolib.data.inputs.shifts.STRESS_SHIFTS`), a model that reads the
 lungs keeps its calls; one that leans on a shortcut flips them. Per shift this module reports:
 
 * ROC AUC on the shifted films (does the ranking survive?);
@@ -24,11 +24,11 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
-from pneumolib.data.cache import cache_key
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.preprocess import canonical_image
-from pneumolib.data.shifts import STRESS_SHIFTS, Shift
-from pneumolib.data.sources import DataRoot, locate
+from pneumolib.data.inputs.cache import cache_key
+from pneumolib.data.inputs.preprocess import canonical_image
+from pneumolib.data.inputs.shifts import STRESS_SHIFTS, Shift
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.data.sources.roots import DataRoot, manifest_file
 
 CLEAN = "clean"
 
@@ -71,7 +71,7 @@ def build_stress_set(
         return StressSet(np.asarray(labels), {n: np.load(files[n]) for n in names}, list(paths))
     arrays = {name: np.empty((len(paths), size, size), dtype=np.uint8) for name in names}
     for index, path in enumerate(tqdm(paths, desc="stress val: shifting films", disable=not progress)):
-        film = read_grayscale(locate(data_root, path))
+        film = read_grayscale(manifest_file(data_root, path))
         arrays[CLEAN][index] = canonical_image(film, size, jpeg_quality)
         for name, shift in shifts.items():
             arrays[name][index] = canonical_image(shift(film), size, jpeg_quality)

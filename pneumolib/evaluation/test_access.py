@@ -23,7 +23,7 @@ import pandas as pd
 
 from pneumolib import environment
 from pneumolib.config import project_file, work_dir
-from pneumolib.data.hashing import file_sha256
+from pneumolib.file_digest import file_sha256
 
 TEST_LOG_ENV = environment.TEST_LOG
 FIELDS = ("date", "checkpoint", "sha256", "purpose", "images")

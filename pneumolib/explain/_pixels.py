@@ -2,7 +2,7 @@
 
 Radiographs arrive as 8-bit grayscale, 8-bit RGB(A) or 16-bit grayscale arrays; display and the
 classical mask both want 8-bit. 16-bit images are stretched min-to-max, the same rule
-:func:`pneumolib.data.images.read_grayscale` uses, so an overlay looks like what the model saw.
+:func:`pneumolib.data.release.images.read_grayscale` uses, so an overlay looks like what the model saw.
 """
 
 from __future__ import annotations

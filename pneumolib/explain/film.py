@@ -14,7 +14,7 @@ import numpy as np
 from torch import nn
 
 from pneumolib import CLASS_NAMES
-from pneumolib.data.preprocess import CANONICAL_JPEG_QUALITY, canonical_image
+from pneumolib.data.inputs.preprocess import CANONICAL_JPEG_QUALITY, canonical_image
 from pneumolib.explain._pixels import to_gray_uint8
 from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.focus import focus_share

@@ -87,7 +87,7 @@ class CAMExplainer(ABC):
         """Heatmaps, explained classes and logits for a batch (or one image).
 
         ``images``: uint8 canonical images (S, S) / (B, S, S) as produced by
-        :func:`pneumolib.data.preprocess.canonical_image`, or float tensors in [0, 1] shaped
+        :func:`pneumolib.data.inputs.preprocess.canonical_image`, or float tensors in [0, 1] shaped
         (C, S, S) / (B, C, S, S). ``target_class``: ``None`` for each image's predicted class, a
         class index or name ("PNEUMONIA") for all images, or one per image.
         """

@@ -28,9 +28,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pneumolib.constants import DEFAULT_OPERATING_POINT
-from pneumolib.data.arrays import load_split
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import DataRoot, locate
+from pneumolib.data.inputs.arrays import load_split
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.data.sources.roots import DataRoot, manifest_file
 from pneumolib.engine import Engine, calibrated_probability
 from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.focus import focus_share
@@ -87,7 +87,7 @@ def corner_share(heatmap: np.ndarray, fraction: float = CORNER_FRACTION) -> floa
 
 def film_reader(data_root: DataRoot) -> FilmReader:
     """``path -> original film`` (uint8 grayscale) for manifest paths relative to ``data_root``."""
-    return lambda path: read_grayscale(locate(data_root, path))
+    return lambda path: read_grayscale(manifest_file(data_root, path))
 
 
 @dataclass

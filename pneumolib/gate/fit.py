@@ -7,10 +7,10 @@
    augmented views, so it spans the variation the classifier was taught to tolerate.
    Held-out (5-fold, views of an image kept together) distances give the 99.5 % quantile.
 3. Threshold: moved into the gap between validation films under acquisition shifts
-   (:mod:`pneumolib.data.shifts`) and a reference set of non-X-rays
+   (:mod:`pneumolib.data.inputs.shifts`) and a reference set of non-X-rays
    (:mod:`pneumolib.gate.reference_non_xrays`), by :func:`pneumolib.gate.mahalanobis.gap_margin`.
 
-The test split is not read; ``python -m pneumolib measure-gate`` (:mod:`pneumolib.gate.measure`) reports on it afterwards.
+The test split is not read; ``python -m pneumolib measure-gate`` (:mod:`pneumolib.serving.gate_measure`) reports on it afterwards.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from pneumolib.data.augment import AugmentConfig, augment_batch
-from pneumolib.data.preprocess import canonical_image
-from pneumolib.data.shifts import ACQUISITION_SHIFTS
+from pneumolib.data.inputs.augment import AugmentConfig, augment_batch
+from pneumolib.data.inputs.preprocess import canonical_image
+from pneumolib.data.inputs.shifts import ACQUISITION_SHIFTS
 from pneumolib.engine import Engine, TorchEngine, to_model_input
 from pneumolib.gate.mahalanobis import MahalanobisGate, gap_margin
 from pneumolib.gate.reference_non_xrays import reference_non_xrays

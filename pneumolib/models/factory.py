@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pneumolib.data.hashing import file_sha256
+from pneumolib.file_digest import file_sha256
 from pneumolib.models.classifier import PneumoniaClassifier
 from pneumolib.models.pretrained import (
     LITE0_SHA256,

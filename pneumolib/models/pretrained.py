@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from pneumolib import environment
-from pneumolib.network import OFFLINE_ENV, can_reach
+from pneumolib.reachability import OFFLINE_ENV, can_reach
 
 WEIGHTS_ENV = environment.PRETRAINED_WEIGHTS
 

@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -151,23 +152,37 @@ class BackgroundServer:
         return "the server stopped during startup; the log above says why"
 
     def _wait_health(self, timeout: float, require_model: bool) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            status, body = _get_json(f"{self.url}/health")
-            if status == 200:
+        return wait_for_health(self.url, timeout, require_model)
+
+
+def wait_for_health(url: str, timeout: float, require_model: bool = True,
+                    exited: Callable[[], str | None] | None = None) -> dict[str, Any]:
+    """Poll ``GET {url}/health`` until it answers 200 (the model is loaded); return its body.
+
+    Raises :class:`ServerNotReady` with the service's own reason on a 503 other than "still
+    loading" (with ``require_model``; without it that body is returned), with ``exited()``'s reason
+    when it says the server process is gone, or after ``timeout`` seconds. Used by the notebooks'
+    background server and by the scripts that measure a server in a subprocess.
+    """
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if exited is not None and (reason := exited()):
+            raise ServerNotReady(reason)
+        status, body = _get_json(f"{url}/health")
+        if status == 200:
+            return body
+        if status == 503:
+            detail = str(body.get("detail", body))
+            if "still loading" not in detail:
+                if require_model:
+                    raise ServerNotReady(detail)
                 return body
-            if status == 503:
-                detail = str(body.get("detail", body))
-                if "still loading" not in detail:
-                    if require_model:
-                        raise ServerNotReady(detail)
-                    return body
-                last = detail
-            elif status:
-                last = f"HTTP {status}"
-            time.sleep(0.2)
-        raise ServerNotReady(f"/health did not answer within {timeout:.0f} s ({last})")
+            last = detail
+        elif status:
+            last = f"HTTP {status}"
+        time.sleep(0.2)
+    raise ServerNotReady(f"/health did not answer within {timeout:.0f} s ({last})")
 
 
 def _get_json(url: str, timeout: float = 10.0) -> tuple[int, dict[str, Any]]:

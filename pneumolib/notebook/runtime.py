@@ -39,9 +39,9 @@ def measure_runtime(paths: list[Path], architecture: str, image_size: int = 224,
     """
     import torch
 
-    from pneumolib.data.augment import AugmentConfig, augment_batch
-    from pneumolib.data.images import read_grayscale
-    from pneumolib.data.preprocess import canonical_image
+    from pneumolib.data.inputs.augment import AugmentConfig, augment_batch
+    from pneumolib.data.inputs.preprocess import canonical_image
+    from pneumolib.data.release.images import read_grayscale
     from pneumolib.engine import autocast_dtype, to_model_input
     from pneumolib.models import create_model
     from pneumolib.training.trainer import backward_and_step
@@ -117,7 +117,7 @@ def load_measurements(path: str | Path | None = None) -> list[dict[str, Any]]:
 
 def expected_runtime(notebook: str, measurements: list[dict[str, Any]] | None = None, epochs: int = 12) -> pd.DataFrame:
     """A table of estimated times and peak memory for ``notebook`` ("01" or "03"), one row per runtime."""
-    from pneumolib.data.manifest import load_manifest
+    from pneumolib.data.split.manifest import load_manifest
 
     measurements = load_measurements() if measurements is None else measurements
     counts = load_manifest()["split"].value_counts()

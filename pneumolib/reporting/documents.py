@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 
 from pneumolib.checkpoint import read_checkpoint
-from pneumolib.data.hashing import file_sha256
 from pneumolib.evaluation.report import load_report, report_path
 from pneumolib.evaluation.run import Evaluation
 from pneumolib.evaluation.test_access import read_test_log, render_test_log
+from pneumolib.file_digest import file_sha256
 from pneumolib.reporting.heatmap_card import render_heatmap_section
 from pneumolib.reporting.markdown import render_model_card_results, render_readme_results
 from pneumolib.reporting.markers import update_marked_file

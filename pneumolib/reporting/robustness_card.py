@@ -24,7 +24,7 @@ def render_stress_section(stress_val: Mapping[str, Any] | None) -> str:
     rows = list(stress_val["shifts"])
     clean = next(row for row in rows if row["shift"] == "clean")
     lines = [GENERATED_NOTE, "",
-             f"Val films ({len(rows) - 1} fixed shifts, `pneumolib.data.shifts.STRESS_SHIFTS`); calls at the "
+             f"Val films ({len(rows) - 1} fixed shifts, `pneumolib.data.inputs.shifts.STRESS_SHIFTS`); calls at the "
              f"{stress_val.get('operating_point', 'balanced')} point, compared with the same film's call unshifted. "
              f"Clean val ROC AUC {clean['roc_auc']:.4f}.", "",
              "| shift | ROC AUC | pneumonia -> normal | normal -> pneumonia | flips | mean change in P(pneumonia) |",

@@ -30,12 +30,12 @@ from threadpoolctl import threadpool_limits
 
 from pneumolib import __version__
 from pneumolib import checkpoint as checkpoints
-from pneumolib.decode.errors import UploadError
-from pneumolib.decode.upload import decode_upload
+from pneumolib.decode.errors import ImageFileError
+from pneumolib.decode.image import decode_image
 from pneumolib.serving.access import ApiKeyRequired
 from pneumolib.serving.fairness import ClientLimiter, ClientLimits
 from pneumolib.serving.handlers import install_error_handlers
-from pneumolib.serving.model_card import build_model_card
+from pneumolib.serving.model_info import build_model_info
 from pneumolib.serving.predictor import OVERRIDE_FLAG, Predictor
 from pneumolib.serving.schemas import DISCLAIMER, ErrorBody, OperatingPointName, PredictionResponse, prediction_response
 from pneumolib.serving.security import SecurityHeaders
@@ -56,7 +56,7 @@ class ServiceState:
     settings: ServiceSettings
     predictor: Predictor | None = None
     checkpoint_source: str = ""
-    model_card: dict[str, Any] = field(default_factory=dict)
+    model_info: dict[str, Any] = field(default_factory=dict)
     error: str | None = "The model is still loading."
     slots: asyncio.Semaphore | None = None
 
@@ -126,7 +126,7 @@ def _load(state: ServiceState, checkpoint: str | os.PathLike | None) -> None:
         return
     try:
         predictor = Predictor.load(path, state.settings.engine)
-        state.model_card = build_model_card(predictor, source)
+        state.model_info = build_model_info(predictor, source)
     except Exception as error:  # any load failure: report it, do not crash the server
         state.error = f"The model could not be loaded ({source}): {error}"
         logger.exception("model loading failed")
@@ -170,11 +170,11 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
                              "inference": state.predictor.engine.describe()})
 
     @app.get("/model", responses={503: {"model": ErrorBody}})
-    async def model_card() -> JSONResponse:
-        """The model card: architecture, version, operating points, validation and test metrics."""
+    async def model_info() -> JSONResponse:
+        """The model description: architecture, version, operating points, validation and test metrics."""
         if state.predictor is None:
             return _unavailable(state)
-        return JSONResponse(state.model_card)
+        return JSONResponse(state.model_info)
 
     @app.post("/predict", response_model=PredictionResponse, responses=ERRORS)
     async def predict(
@@ -203,7 +203,7 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
                 )
             status = 200
             return answer
-        except UploadError as error:
+        except ImageFileError as error:
             status = error.status_code
             raise
         finally:  # the size, type, status and timing of an upload: never its name or its contents
@@ -221,7 +221,7 @@ def _answer(predictor: Predictor, settings: ServiceSettings, data: bytes, filena
             content_type: str | None, operating_point: str, heatmap: bool,
             allow_non_xray: bool) -> PredictionResponse:
     """Decode, predict and shape the answer: the CPU-bound part, run in a worker thread."""
-    image = decode_upload(data, filename, content_type, max_bytes=settings.max_upload_bytes,
+    image = decode_image(data, filename, content_type, max_bytes=settings.max_upload_bytes,
                           max_pixels=settings.max_pixels)
     prediction = predictor.predict(image, operating_point, heatmap=heatmap, allow_non_xray=allow_non_xray,
                                    heatmap_max_side=settings.heatmap_max_side)

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pneumolib.constants import OPERATING_POINTS
-from pneumolib.decode.errors import UploadError
+from pneumolib.decode.errors import ImageFileError
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def error_response(status: int, detail: str, code: str, headers: Mapping[str, st
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers and the catch-all middleware on ``app``."""
 
-    @app.exception_handler(UploadError)
-    async def upload_error(_: Request, exc: UploadError) -> JSONResponse:
+    @app.exception_handler(ImageFileError)
+    async def upload_error(_: Request, exc: ImageFileError) -> JSONResponse:
         return error_response(exc.status_code, exc.detail, exc.code)
 
     @app.exception_handler(RequestValidationError)

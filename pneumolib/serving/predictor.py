@@ -23,14 +23,14 @@ import numpy as np
 
 from pneumolib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from pneumolib.constants import DEFAULT_OPERATING_POINT, DISPLAY_NAMES, OPERATING_POINTS
-from pneumolib.data.hashing import file_sha256
-from pneumolib.data.preprocess import canonical_image
+from pneumolib.data.inputs.preprocess import canonical_image
 from pneumolib.decode.errors import NotAChestXray
-from pneumolib.decode.upload import DecodedImage
+from pneumolib.decode.image import DecodedImage
 from pneumolib.engine import Engine, create_engine, margin_logits, to_model_input
 from pneumolib.explain.linear_head import LinearHeadGradCAM
 from pneumolib.explain.occlusion import DEFAULT_FILL, zone_report
 from pneumolib.explain.zones import lung_zones, zone_outlines
+from pneumolib.file_digest import file_sha256
 from pneumolib.gate.mahalanobis import MahalanobisGate
 from pneumolib.inference import sigmoid
 from pneumolib.models.classifier import PneumoniaClassifier

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from pneumolib.constants import BALANCED, SCREENING
-from pneumolib.decode.upload import DecodedImage
+from pneumolib.decode.image import DecodedImage
 from pneumolib.serving.predictor import OVERRIDE_FLAG, ModelInfo, Prediction
 
 DISCLAIMER = (

@@ -1,1 +1,1 @@
-"""Training: the schedule, the training loop and its figures (augmentation lives in pneumolib.data.augment)."""
+"""Training: the schedule, the training loop and its figures (augmentation lives in pneumolib.data.inputs.augment)."""

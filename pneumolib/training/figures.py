@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pneumolib.data.augment import AugmentConfig, augment_batch
+from pneumolib.data.inputs.augment import AugmentConfig, augment_batch
 from pneumolib.engine import to_model_input
 
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from pneumolib.data.cache import cache_key
+from pneumolib.data.inputs.cache import cache_key
 from pneumolib.explain.lung_mask import segment_lungs
 
 

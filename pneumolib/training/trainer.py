@@ -29,10 +29,10 @@ from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import read_checkpoint, save_checkpoint
 from pneumolib.constants import UNCALIBRATED
-from pneumolib.data.arrays import SplitArrays, class_weights, load_split
-from pneumolib.data.augment import AugmentConfig, augment_batch
-from pneumolib.data.manifest import manifest_digest
-from pneumolib.data.sources import DataRoot
+from pneumolib.data.inputs.arrays import SplitArrays, class_weights, load_split
+from pneumolib.data.inputs.augment import AugmentConfig, augment_batch
+from pneumolib.data.sources.roots import DataRoot
+from pneumolib.data.split.manifest import manifest_digest
 from pneumolib.engine import autocast_dtype, to_model_input
 from pneumolib.inference import predict_logits, sigmoid
 from pneumolib.models import ARCHITECTURES, create_model

@@ -1,4 +1,4 @@
-"""The ASGI entry point: ``uvicorn pneumolib.serve:app``.
+"""The ASGI entry point: ``uvicorn pneumolib.serving.asgi:app``.
 
 Creating the app loads nothing; the checkpoint (``$PNEUMO_CHECKPOINT``, else the work folder's
 trained model, else the bundled one) is loaded when the server starts.

@@ -1,6 +1,6 @@
 """Reading radiographs from disk into 8-bit grayscale arrays, with errors that name the file.
 
-Files are decoded by the service's own decoder (:func:`pneumolib.decode.upload.decode_upload`),
+Files are decoded by the service's own decoder (:func:`pneumolib.decode.image.decode_image`),
 so training, evaluation and ``POST /predict`` turn a JPEG, PNG (8 or 16 bit) or DICOM file into
 the same pixels: a model never meets one conversion in training and another in use. On the
 5,856 Kermany films that decoder gives exactly the pixels Pillow's ``convert("L")`` gives.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pneumolib.decode.errors import UploadError
-from pneumolib.decode.upload import decode_upload
+from pneumolib.decode.errors import ImageFileError
+from pneumolib.decode.image import decode_image
 
 __all__ = ["FILE_MAX_BYTES", "CorruptImageError", "read_grayscale"]
 
@@ -35,8 +35,8 @@ def read_grayscale(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     try:
         data = path.read_bytes()
-        return decode_upload(data, filename=path.name, max_bytes=FILE_MAX_BYTES).pixels
-    except UploadError as error:
+        return decode_image(data, filename=path.name, max_bytes=FILE_MAX_BYTES).pixels
+    except ImageFileError as error:
         raise CorruptImageError(f"cannot decode image {path}: {error.detail}") from error
     except OSError as error:
         raise CorruptImageError(f"cannot read image {path}: {error}") from error

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pneumolib.data.hashing import hamming_distances, words_to_bits
+from pneumolib.data.duplicates.hashing import hamming_distances, words_to_bits
 
 _ROW_BLOCK = 1 << 16
 """Rows unpacked to bits at a time (256 bits x 65,536 rows = 16 MB)."""
@@ -41,7 +41,7 @@ candidate costs the index about 1.3 times what a pair costs the full comparison 
 
 
 def _bit_frequencies(words: np.ndarray) -> np.ndarray:
-    """Share of rows with each bit set (bit order as in :func:`~pneumolib.data.hashing.words_to_bits`)."""
+    """Share of rows with each bit set (bit order as in :func:`~pneumolib.data.duplicates.hashing.words_to_bits`)."""
     counts = np.zeros(words.shape[1] * 64, dtype=np.int64)
     for start in range(0, len(words), _ROW_BLOCK):
         counts += words_to_bits(words[start : start + _ROW_BLOCK]).sum(axis=0, dtype=np.int64)

@@ -3,7 +3,7 @@
 Rules, in order (Kermany rows are never changed: their split is the project's reference):
 
 1. *Units* are built over every source at once: all films of a patient, joined with every
-   film that duplicates one of them (:func:`pneumolib.data.split.split_units`). Public pneumonia
+   film that duplicates one of them (:func:`pneumolib.data.split.policy.split_units`). Public pneumonia
    collections often re-share Kermany films, re-encoded, resized and renamed; such a copy joins
    its Kermany original's unit.
 2. A unit with Kermany films follows them: its extra films take the Kermany split (test before
@@ -26,8 +26,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from pneumolib.data.sources import BASE_SOURCE
-from pneumolib.data.split import EXCLUDED, SPLIT_SEED, split_units
+from pneumolib.data.sources.roots import BASE_SOURCE
+from pneumolib.data.split.policy import EXCLUDED, SPLIT_SEED, split_units
 
 EXTRA_VAL_FRACTION = 0.10
 EXTRA_TEST_FRACTION = 0.20

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pneumolib import environment
 from pneumolib.constants import CLASS_NAMES
-from pneumolib.network import OFFLINE_ENV, can_reach
+from pneumolib.reachability import OFFLINE_ENV, can_reach
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,7 +144,7 @@ def find_dataset_root(path: str | os.PathLike | None = None, download: bool = Tr
     raise DataNotFoundError(_missing_data_message(tried))
 
 
-def list_images(root: str | os.PathLike) -> pd.DataFrame:
+def list_release_files(root: str | os.PathLike) -> pd.DataFrame:
     """Every file in the split/label folders as a table (path, official_split, label): no decoding."""
     import pandas as pd
 

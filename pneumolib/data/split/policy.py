@@ -8,7 +8,7 @@ Policy (see notebook 02 for the why):
   duplicate of one of them (a duplicate under another patient id is treated as the same child);
 * training-pool units that share a patient or a duplicate with the test split are *excluded*
   from training, so no child is graded on films the model has seen (with patients keyed as
-  :mod:`pneumolib.data.naming` explains, none are in this release);
+  :mod:`pneumolib.data.release.naming` explains, none are in this release);
 * ``val`` takes whole units, per label, until it holds ``val_fraction`` of that label's images,
   in draw order;
 * the draw order is a sha256 of the seed and the unit key: deterministic on every machine and
@@ -17,7 +17,7 @@ Policy (see notebook 02 for the why):
 The split reads only what every copy of the release shares: file names (patient, label,
 subtype), the official split, and the duplicate groups. Nothing copy-specific (file sizes,
 encodings, a copy's own metadata) takes part, so the Kaggle originals and a re-encoded copy get
-the same split. :func:`pneumolib.data.manifest.build_manifest` takes the split of every file the
+the same split. :func:`pneumolib.data.split.manifest.build_manifest` takes the split of every file the
 committed manifest knows from it, and says so when a copy's duplicate search finds other groups.
 """
 

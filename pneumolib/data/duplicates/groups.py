@@ -3,7 +3,7 @@
 Duplicates matter for honest evaluation: if a copy of a training image sits in validation, the
 model is graded on something it memorised. Pairs are found by content hash (exact) and by
 perceptual-hash Hamming distance (near, through the multi-index search of
-:mod:`pneumolib.data.hash_index`, which scales past a full pairwise comparison); groups are the
+:mod:`pneumolib.data.duplicates.hash_index`, which scales past a full pairwise comparison); groups are the
 connected components of those pairs, so a chain A~B~C lands in one group and can be kept in one split.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pneumolib.data.hash_index import near_pairs
-from pneumolib.data.hashing import hashes_to_words
+from pneumolib.data.duplicates.hash_index import near_pairs
+from pneumolib.data.duplicates.hashing import hashes_to_words
 
 NEAR_DUPLICATE_MAX_DISTANCE = 16
 """Hamming threshold on 256-bit pHashes, chosen by looking at the pairs (notebook 02). In this set

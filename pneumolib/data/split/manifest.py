@@ -20,14 +20,14 @@ import pandas as pd
 
 from pneumolib import environment
 from pneumolib.config import checkout_root, work_dir
-from pneumolib.data.duplicates import NEAR_DUPLICATE_MAX_DISTANCE, connected_groups, find_duplicate_pairs
-from pneumolib.data.locate import find_dataset_root, list_images
-from pneumolib.data.naming import UnrecognisedFileName, parse_file_name
-from pneumolib.data.scan import scan_files
-from pneumolib.data.source_listing import list_source
-from pneumolib.data.source_split import assign_source_splits, cross_source_duplicates
-from pneumolib.data.sources import BASE_SOURCE, ExtraSource, write_sources
-from pneumolib.data.split import assign_splits
+from pneumolib.data.duplicates.groups import NEAR_DUPLICATE_MAX_DISTANCE, connected_groups, find_duplicate_pairs
+from pneumolib.data.duplicates.scan import scan_files
+from pneumolib.data.release.locate import find_dataset_root, list_release_files
+from pneumolib.data.release.naming import UnrecognisedFileName, parse_file_name
+from pneumolib.data.sources.listing import list_source
+from pneumolib.data.sources.roots import BASE_SOURCE, ExtraSource, write_sources
+from pneumolib.data.sources.split import assign_source_splits, cross_source_duplicates
+from pneumolib.data.split.policy import assign_splits
 from pneumolib.resources import MANIFEST_FILE_NAME, packaged_manifest
 
 MANIFEST_ENV = environment.MANIFEST
@@ -91,7 +91,7 @@ def _hashed_rows(listing: pd.DataFrame, root: Path, source: str, workers: int | 
 def _kermany_listing(root: Path, max_per_folder: int | None) -> pd.DataFrame:
     """The release's files with the patient and subtype their names give."""
     forms = _source_forms(root)
-    files = list_images(root)
+    files = list_release_files(root)
     if max_per_folder is not None:
         files = files.groupby(["official_split", "label"], sort=False).head(max_per_folder)
     rows = []
@@ -141,9 +141,9 @@ def build_manifest(
 
     With a ``reference`` manifest (the CLI passes the committed one) every Kermany file it knows
     keeps its reference split (:func:`adopt_reference_split`); without one, the split policy of
-    :mod:`pneumolib.data.split` assigns it from scratch. The Kermany split is made from Kermany
+    :mod:`pneumolib.data.split.policy` assigns it from scratch. The Kermany split is made from Kermany
     films alone, so adding sources never moves it; extra sources are placed around it by
-    :mod:`pneumolib.data.source_split`, and duplicates are searched across all sources.
+    :mod:`pneumolib.data.sources.split`, and duplicates are searched across all sources.
     """
     root = find_dataset_root(root, download=download)
     problems: list[tuple[str, str, str]] = []
@@ -237,7 +237,7 @@ def adopt_reference_split(manifest: pd.DataFrame, reference: pd.DataFrame) -> pd
 
 
 def write_manifest(manifest: pd.DataFrame, path: str | os.PathLike, sources: Sequence[ExtraSource] = ()) -> Path:
-    """Write the manifest CSV and, beside it, where its extra sources are (:mod:`pneumolib.data.sources`)."""
+    """Write the manifest CSV and, beside it, where its extra sources are (:mod:`pneumolib.data.sources.roots`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     manifest.to_csv(path, index=False, lineterminator="\n")

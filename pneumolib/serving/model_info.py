@@ -1,9 +1,11 @@
-"""The model card served at ``GET /model``: what the model is, how it decides, how well it did.
+"""The model description served at ``GET /model``: what the model is, how it decides, how well it did.
+
+(``MODEL_CARD.md`` is the model card, a document; this is its machine-readable summary.)
 
 Built once at startup from the checkpoint's metadata and, when one sits next to the weights as
 ``<weights stem>.report.json``, the test-set report that ``pneumolib evaluate`` wrote. Test
 figures come only from that report: the checkpoint itself is finalized on validation data and
-never sees the test split, so the card says which numbers are which.
+never sees the test split, so the description says which numbers are which.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def load_report(weights: str | Path) -> dict[str, Any] | None:
     return report if isinstance(report, dict) else None
 
 
-def build_model_card(predictor: Predictor, checkpoint_source: str) -> dict[str, Any]:
+def build_model_info(predictor: Predictor, checkpoint_source: str) -> dict[str, Any]:
     """A JSON-ready description of the loaded model (non-finite numbers become null)."""
     meta = predictor.metadata
     report = load_report(predictor.path)

@@ -1,6 +1,7 @@
-"""Turn uploaded bytes into the 8-bit grayscale array the model reads, or a clear client error.
+"""Turn an image file's bytes into the 8-bit grayscale array the model reads, or a clear error.
 
-Uploads come from strangers, so this module trusts nothing: the format is read from the bytes
+Uploads come from strangers and data folders hold whatever was copied into them, so this
+module trusts nothing: the format is read from the bytes
 (the file name and content type only earn a warning when they disagree), image dimensions are
 checked from the header before any pixel is decoded (a small PNG can claim 100000 x 100000),
 compressed DICOM datasets are measured before they are inflated, and every failure inside
@@ -34,10 +35,10 @@ from PIL import Image, ImageOps
 from pneumolib.decode.dicom import decode_dicom
 from pneumolib.decode.errors import (
     EmptyUpload,
+    ImageFileError,
     ImageTooLarge,
     UndecodableImage,
     UnsupportedMediaType,
-    UploadError,
     UploadTooLarge,
 )
 from pneumolib.decode.formats import FORMAT_NAMES, SUPPORTED_FORMATS, claim_warnings, sniff_format, unsupported_format
@@ -46,7 +47,7 @@ from pneumolib.decode.pixels import channels_equal, finish_array
 from pneumolib.decode.signatures import LOSSLESS_SOF, jpeg_frame_header, png_header
 
 __all__ = [
-    "DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "SUPPORTED_FORMATS", "DecodedImage", "decode_upload",
+    "DEFAULT_MAX_BYTES", "DEFAULT_MAX_PIXELS", "SUPPORTED_FORMATS", "DecodedImage", "decode_image",
     "sniff_format",
 ]
 
@@ -97,7 +98,7 @@ class DecodedImage:
         return int(self.pixels.shape[1])
 
 
-def decode_upload(
+def decode_image(
     data: bytes,
     filename: str | None = None,
     content_type: str | None = None,
@@ -105,9 +106,9 @@ def decode_upload(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> DecodedImage:
-    """Decode one uploaded PNG, JPEG or DICOM file.
+    """Decode one PNG, JPEG or DICOM file (an upload, or a file read from disk).
 
-    Raises only :class:`~pneumolib.decode.errors.UploadError` subclasses, whatever the bytes:
+    Raises only :class:`~pneumolib.decode.errors.ImageFileError` subclasses, whatever the bytes:
     the caller can answer with ``exc.status_code`` and ``exc.detail`` without a catch-all.
     """
     data = bytes(data)
@@ -134,7 +135,7 @@ def decode_upload(
             bit_depth=bits,
             warnings=notes,
         )
-    except UploadError:
+    except ImageFileError:
         raise
     except MemoryError as exc:
         raise ImageTooLarge(

@@ -1,6 +1,6 @@
 """How the deployed gate does on files: the share of X-rays it passes and of non-X-rays it refuses.
 
-Every file goes through the service's own path (``decode_upload``, canonical preprocessing, one
+Every file goes through the service's own path (``decode_image``, canonical preprocessing, one
 engine pass, the gate), so the figures are those a client would see. The model card quotes them
 for the official test split and the project's own non-X-ray set (``tests/fixtures/not_xray``):
 ``python -m pneumolib measure-gate`` prints them and records the look at the test split.
@@ -12,24 +12,22 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from pneumolib.decode.errors import NotAChestXray, UploadError
-from pneumolib.decode.upload import decode_upload
+from pneumolib.decode.errors import ImageFileError, NotAChestXray
+from pneumolib.decode.image import decode_image
+from pneumolib.serving.predictor import Predictor
 
-if TYPE_CHECKING:
-    from pneumolib.serving.predictor import Predictor
 
 def distance_ratio(predictor: Predictor, path: Path) -> float | None:
     """The file's gate distance over the threshold (<= 1 passes); None when it cannot be decoded."""
     try:
-        gate = predictor.predict(decode_upload(path.read_bytes(), path.name), allow_non_xray=True).gate
+        gate = predictor.predict(decode_image(path.read_bytes(), path.name), allow_non_xray=True).gate
     except NotAChestXray:  # non-finite features: refused even with the override
         return math.inf
-    except UploadError:
+    except ImageFileError:
         return None
     return gate.distance / gate.threshold
 

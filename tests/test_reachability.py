@@ -1,6 +1,6 @@
 import time
 
-from pneumolib.network import OFFLINE_ENV, can_reach
+from pneumolib.reachability import OFFLINE_ENV, can_reach
 
 
 def test_offline_flag_short_circuits(monkeypatch):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pneumolib.data.sources import BASE_SOURCE
-from pneumolib.data.split import EXCLUDED
+from pneumolib.data.sources.roots import BASE_SOURCE
+from pneumolib.data.split.policy import EXCLUDED
 
 
 def leakage_checks(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -60,7 +60,7 @@ def person_number_evidence(manifest: pd.DataFrame) -> pd.DataFrame:
     A pneumonia file is named ``personN_<subtype>_M``. If ``N`` named one child, a child's
     bacterial and viral films would share its image counter ``M`` rarely and its subtypes would
     cross the official train/test boundary as often as its films do. The rows below count what
-    the release shows instead (see :mod:`pneumolib.data.naming` for the conclusion).
+    the release shows instead (see :mod:`pneumolib.data.release.naming` for the conclusion).
     """
     pneumonia = manifest[manifest["label"] == "PNEUMONIA"]
     names = pneumonia["path"].str.rsplit("/", n=1).str[-1]

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from pneumolib.data.hashing import content_hash, file_sha256, perceptual_hash
-from pneumolib.data.images import read_grayscale
+from pneumolib.data.duplicates.hashing import content_hash, perceptual_hash
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.file_digest import file_sha256
 
 Reader = Callable[[Path], np.ndarray]
 

@@ -12,7 +12,7 @@ name, a location (a folder laid out ``[<split>/]<LABEL>/<files>``, or a CSV with
 In the manifest a source's files are named ``<source>/<path inside the source>``, so paths stay
 unique, readable and independent of where the data sits on a machine; the folders themselves
 are recorded in a small JSON file beside the manifest (:func:`sources_file`), and
-:func:`locate` turns a manifest path back into a file.
+:func:`manifest_file` turns a manifest path back into a file.
 """
 
 from __future__ import annotations
@@ -22,14 +22,25 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BASE_SOURCE = "kermany"
 """The source name of the Kermany et al. (2018) release: the project's reference data."""
 
 ROLES = ("train-only", "split", "test-only")
 DEFAULT_ROLE = "split"
+
 RESERVED_NAMES = frozenset({BASE_SOURCE, "train", "val", "test"})
 """Names a source cannot take: the base source's, and the Kermany split folders its paths start with."""
+
+
+def official_rows(manifest: pd.DataFrame, split: str | None = None) -> pd.DataFrame:
+    """The manifest's Kermany rows (of ``split`` when given): the official test split is ``split="test"``."""
+    rows = manifest[manifest["source"].eq(BASE_SOURCE)]
+    return rows if split is None else rows[rows["split"].eq(split)]
 
 
 @dataclass(frozen=True)
@@ -121,7 +132,7 @@ def _kermany_file(base: Path, path: str) -> Path:
     return base / path
 
 
-def locate(root: DataRoot, path: str) -> Path:
+def manifest_file(root: DataRoot, path: str) -> Path:
     """The file of a manifest ``path`` under ``root`` (a folder, or :class:`SourceRoots`)."""
     if isinstance(root, SourceRoots):
         return root.file(path)

@@ -15,7 +15,7 @@ model is compared on them:
 
 Every shift maps an (H, W) uint8 image at its original size to another uint8 image, and is
 deterministic (the noise is seeded from the image itself). Several are close to what training
-augmentation does (:mod:`pneumolib.data.augment`); CLAHE, JPEG quality 30 and the exact
+augmentation does (:mod:`pneumolib.data.inputs.augment`); CLAHE, JPEG quality 30 and the exact
 parameters here are not, so part of stress val tests generalisation rather than repetition.
 """
 
@@ -130,10 +130,10 @@ def reencode(film: np.ndarray, mode: str, **options: object) -> bytes:
 def _reencoded(name: str) -> Shift:
     """The film re-encoded as :data:`REENCODINGS` ``name`` and read back by the service's decoder."""
     def shift(image: np.ndarray) -> np.ndarray:
-        from pneumolib.decode.upload import decode_upload
+        from pneumolib.decode.image import decode_image
 
         mode, options = REENCODINGS[name]
-        return decode_upload(reencode(image, mode, **options), "film.jpg").pixels
+        return decode_image(reencode(image, mode, **options), "film.jpg").pixels
     return shift
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.preprocess import CANONICAL_JPEG_QUALITY, canonical_image
-from pneumolib.data.sources import DataRoot, locate
+from pneumolib.data.inputs.preprocess import CANONICAL_JPEG_QUALITY, canonical_image
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.data.sources.roots import DataRoot, manifest_file
 
 
 def cache_key(paths: Sequence[str], size: int, jpeg_quality: int | None, variant: str = "") -> str:
@@ -49,7 +49,7 @@ def load_image_array(
             return np.load(cache_file, mmap_mode="r")
     images = np.empty((len(paths), size, size), dtype=np.uint8)
     for index, path in enumerate(tqdm(paths, desc=desc, disable=not progress)):
-        images[index] = canonical_image(read_grayscale(locate(root, path)), size, jpeg_quality)
+        images[index] = canonical_image(read_grayscale(manifest_file(root, path)), size, jpeg_quality)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         temporary = cache_file.with_suffix(".tmp.npy")

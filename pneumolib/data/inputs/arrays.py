@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from pneumolib import CLASS_NAMES
-from pneumolib.data.cache import load_image_array
-from pneumolib.data.sources import DataRoot
+from pneumolib.data.inputs.cache import load_image_array
+from pneumolib.data.sources.roots import DataRoot
 
 
 @dataclass

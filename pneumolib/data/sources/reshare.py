@@ -19,9 +19,9 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from pneumolib.data.images import read_grayscale
-from pneumolib.data.sources import DataRoot, locate
-from pneumolib.data.split import EXCLUDED
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.data.sources.roots import DataRoot, manifest_file
+from pneumolib.data.split.policy import EXCLUDED
 
 
 @dataclass
@@ -98,7 +98,7 @@ def make_reshared_source(
     rows = tqdm(list(chosen.itertuples(index=False)), desc="writing the re-shared source", disable=not progress)
     for number, row in enumerate(rows):
         (folder / row.label).mkdir(parents=True, exist_ok=True)
-        pixels = read_grayscale(locate(root, row.path))
+        pixels = read_grayscale(manifest_file(root, row.path))
         target = folder / row.label / f"img_{number:05d}"
         if number < copies:
             written = _reshare(pixels, target, rng)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from pneumolib.constants import CLASS_NAMES
-from pneumolib.data.locate import SPLITS
-from pneumolib.data.sources import ExtraSource
+from pneumolib.data.release.locate import SPLITS
+from pneumolib.data.sources.roots import ExtraSource
 
 LISTING_COLUMNS = ["path", "label", "official_split", "patient_id"]
 CSV_COLUMNS = ("path", "label")  # required; patient_id is optional

@@ -1,6 +1,7 @@
 """Hashes that identify an image: by its file bytes, by its pixels, and by what it looks like.
 
-* ``file_sha256``: integrity of the file as stored (does my copy match the manifest?).
+* ``pneumolib.file_digest.file_sha256``: integrity of the file as stored (does my copy match the
+  manifest?).
 * ``content_hash``: sha256 of the decoded 8-bit pixels and shape, so the same picture saved
   with different metadata still counts as an exact duplicate.
 * ``perceptual_hash``: a 256-bit DCT hash (pHash, 16x16 low frequencies) that stays close under
@@ -12,21 +13,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
 
 import imagehash
 import numpy as np
 from PIL import Image
-
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def content_hash(pixels: np.ndarray) -> str:
