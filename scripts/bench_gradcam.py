@@ -3,9 +3,9 @@
 Measures, for batch 1 at the checkpoint's input size (224 px by default):
 
 * ``predict``: forward pass only, no autograd (what serving a prediction costs);
-* ``head path``: :class:`pneumolib.explain.HeadGradCAM`, prediction + heatmap, the backbone run
+* ``head path``: :class:`pneumolib.explain.HeadOnlyGradCAM`, prediction + heatmap, the backbone run
   once without autograd and pytorch_grad_cam run on the classifier head only;
-* ``library path``: :class:`pneumolib.explain.LibraryGradCAM`, prediction + heatmap with
+* ``library path``: :class:`pneumolib.explain.FullModelGradCAM`, prediction + heatmap with
   pytorch_grad_cam on the whole model (full backward through the backbone).
 
 The three are timed in interleaved rounds so that background load hits them alike; the median
@@ -30,7 +30,7 @@ import torch
 
 from pneumolib.checkpoint import find_checkpoint, load_checkpoint
 from pneumolib.config import work_dir
-from pneumolib.explain import HeadGradCAM, LibraryGradCAM
+from pneumolib.explain import FullModelGradCAM, HeadOnlyGradCAM
 from pneumolib.models import OFFLINE_ARCHITECTURE, create_model
 
 
@@ -72,7 +72,7 @@ def main() -> None:
     size = args.size or size
     rng = np.random.default_rng(0)
     image = torch.as_tensor(rng.integers(0, 256, (1, 1, size, size), dtype=np.uint8)).float().div(255.0)
-    head, library = HeadGradCAM(model, args.method), LibraryGradCAM(model, args.method)
+    head, library = HeadOnlyGradCAM(model, args.method), FullModelGradCAM(model, args.method)
 
     def predict() -> None:
         with torch.no_grad():

@@ -10,8 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from pneumolib.explain import figures
-from pneumolib.explain.randomisation_study import RandomisationStudy
-from pneumolib.explain.sanity import RandomisationResult
+from pneumolib.explain.randomisation import RandomisationResult, RandomisationStudy
 from pneumolib.explain.study import GradCamStudy, outcome_labels
 
 ROOT = Path(__file__).parent / "fixtures" / "chest_xray"

@@ -8,7 +8,7 @@ import torch
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from pneumolib.explain import CAM_METHODS, HeadGradCAM, LibraryGradCAM, as_model_batch, cam_class, create_explainer
+from pneumolib.explain import CAM_METHODS, FullModelGradCAM, HeadOnlyGradCAM, as_model_batch, cam_class, create_explainer
 from pneumolib.models import create_model
 
 SIZE = 96  # 3x3 feature map: small, but enough for spatial structure
@@ -62,8 +62,8 @@ def test_batch_equals_per_image(model, images, fast):
 
 @pytest.mark.parametrize("method", sorted(CAM_METHODS))
 def test_head_path_equals_library_on_whole_model(model, images, method):
-    head = HeadGradCAM(model, method).explain(images, target_class="PNEUMONIA")
-    library = LibraryGradCAM(model, method).explain(images, target_class="PNEUMONIA")
+    head = HeadOnlyGradCAM(model, method).explain(images, target_class="PNEUMONIA")
+    library = FullModelGradCAM(model, method).explain(images, target_class="PNEUMONIA")
     np.testing.assert_allclose(head.heatmaps, library.heatmaps, atol=1e-5)
     np.testing.assert_allclose(head.logits, library.logits, atol=1e-5)
 
@@ -73,7 +73,7 @@ def test_library_path_equals_plain_pytorch_grad_cam(model, images):
     batch = as_model_batch(images)
     with GradCAM(model, [model.feature_map]) as cam:
         expected = cam(batch, [ClassifierOutputTarget(1)] * len(batch))
-    ours = LibraryGradCAM(model).explain(images, target_class=1).heatmaps
+    ours = FullModelGradCAM(model).explain(images, target_class=1).heatmaps
     np.testing.assert_allclose(ours, expected, atol=1e-5)
 
 
@@ -111,14 +111,14 @@ def test_bad_arguments(model, images):
     with pytest.raises(ValueError, match="unknown class"):
         create_explainer(model).explain(images, target_class="COVID")
     with pytest.raises(TypeError):
-        HeadGradCAM(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
+        HeadOnlyGradCAM(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
 
 
 def test_from_precomputed_feature_maps_equals_from_images(model, images):
     """The service reuses its prediction's backbone pass; the heatmaps must not change."""
-    from pneumolib.explain.head import backbone_feature_map
+    from pneumolib.explain.head_cam import backbone_feature_map
 
-    explainer = HeadGradCAM(model)
+    explainer = HeadOnlyGradCAM(model)
     feature_maps = backbone_feature_map(model, as_model_batch(images))
     before = feature_maps.clone()
     for target in (None, 1, [0, 1, 0, 1]):

@@ -39,10 +39,10 @@ def test_gradcam_depends_on_the_learned_weights(imagenet_lite0, films):
 
 def test_the_weight_only_gradcam_depends_on_the_learned_weights(imagenet_lite0, films):
     """The service's Grad-CAM (head weights on the feature map, no backward pass) passes too."""
-    from pneumolib.explain import LinearHeadGradCAM
+    from pneumolib.explain import LinearHeadCAM
 
-    trained = LinearHeadGradCAM(imagenet_lite0).explain(films, 1).heatmaps
-    random_maps = LinearHeadGradCAM(randomised_copy(imagenet_lite0)).explain(films, 1).heatmaps
+    trained = LinearHeadCAM(imagenet_lite0).explain(films, 1).heatmaps
+    random_maps = LinearHeadCAM(randomised_copy(imagenet_lite0)).explain(films, 1).heatmaps
     rho = np.array([spearman_similarity(a, b) for a, b in zip(trained, random_maps)])
     assert not np.isnan(rho).any()
     assert rho.mean() < 0.5, f"maps barely change with random weights: rho {rho}"

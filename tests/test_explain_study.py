@@ -15,7 +15,7 @@ from pneumolib.data.inputs.preprocess import canonical_image
 from pneumolib.data.release.images import read_grayscale
 from pneumolib.explain import create_explainer
 from pneumolib.explain.describe import describe_focus
-from pneumolib.explain.randomisation_study import randomisation_study
+from pneumolib.explain.randomisation import randomisation_study
 from pneumolib.explain.study import (
     TABLE_COLUMNS,
     GradCamStudy,

@@ -14,29 +14,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from pneumolib.explain.base import CAMExplainer, Explanation, as_model_batch
 from pneumolib.explain.describe import describe_focus
 from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.film import FilmExplanation, explain_film
 from pneumolib.explain.focus import FocusEntry, focus_report, focus_share, mostly_outside
-from pneumolib.explain.gradcam import (
-    CAMExplainer,
-    Explanation,
-    HeadGradCAM,
-    LibraryGradCAM,
-    as_model_batch,
-)
-from pneumolib.explain.linear_head import LinearHeadGradCAM, gradcam_from_feature_maps
+from pneumolib.explain.full_model_cam import FullModelGradCAM
+from pneumolib.explain.head_cam import HeadOnlyGradCAM
+from pneumolib.explain.linear_head_cam import LinearHeadCAM, gradcam_from_feature_maps
 from pneumolib.explain.lung_mask import LungMask, lung_mask, prior_lung_mask, segment_lungs
 from pneumolib.explain.methods import CAM_METHODS, DEFAULT_METHOD, cam_class
 from pneumolib.explain.overlay import colorize_heatmap, encode_png, overlay_heatmap, overlay_png, resize_heatmap
-from pneumolib.explain.randomisation_study import RandomisationStudy, randomisation_study
-from pneumolib.explain.sanity import RandomisationResult, randomisation_check, randomised_copy, spearman_similarity
+from pneumolib.explain.randomisation import (
+    RandomisationResult,
+    RandomisationStudy,
+    randomisation_check,
+    randomisation_study,
+    randomised_copy,
+    spearman_similarity,
+)
 from pneumolib.explain.study import OUTCOMES, GradCamStudy, corner_share, focus_summary, outcome_labels, study_images, study_split
 from pneumolib.explain.target_layers import TARGET_LAYER_BY_ARCHITECTURE, find_target_layer, target_layer_name
 
 __all__ = [
-    "CAM_METHODS", "CAMExplainer", "DEFAULT_METHOD", "Explanation", "FilmExplanation", "FocusEntry", "HeadGradCAM",
-    "LibraryGradCAM", "LinearHeadGradCAM", "LungMask", "RandomisationResult", "TARGET_LAYER_BY_ARCHITECTURE", "as_model_batch",
+    "CAM_METHODS", "CAMExplainer", "DEFAULT_METHOD", "Explanation", "FilmExplanation", "FocusEntry", "HeadOnlyGradCAM",
+    "FullModelGradCAM", "LinearHeadCAM", "LungMask", "RandomisationResult", "TARGET_LAYER_BY_ARCHITECTURE", "as_model_batch",
     "cam_class", "colorize_heatmap", "create_explainer", "encode_png", "explain_film", "find_target_layer",
     "focus_report", "focus_share", "gradcam_from_feature_maps", "lung_mask", "mostly_outside", "overlay_heatmap", "overlay_png",
     "prior_lung_mask", "randomisation_check", "randomised_copy", "resize_heatmap", "segment_lungs",

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from pneumolib import CLASS_NAMES
 from pneumolib.explain.lung_mask import segment_lungs
 from pneumolib.explain.overlay import DEFAULT_OPACITY, overlay_heatmap
-from pneumolib.explain.randomisation_study import RandomisationStudy
+from pneumolib.explain.randomisation import RandomisationStudy
 from pneumolib.explain.study import OUTCOME_NAMES, OUTCOMES, FilmReader, GradCamStudy, film_reader, shrink_film
 
 #: Films are shrunk to this height for display; a panel is a few hundred pixels wide anyway.

@@ -16,9 +16,9 @@ from torch import nn
 from pneumolib import CLASS_NAMES
 from pneumolib.data.inputs.preprocess import CANONICAL_JPEG_QUALITY, canonical_image
 from pneumolib.explain._pixels import to_gray_uint8
+from pneumolib.explain.base import CAMExplainer
 from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.focus import focus_share
-from pneumolib.explain.gradcam import CAMExplainer
 from pneumolib.explain.lung_mask import segment_lungs
 from pneumolib.explain.methods import DEFAULT_METHOD
 from pneumolib.explain.overlay import DEFAULT_OPACITY, encode_png, overlay_heatmap, resize_heatmap

@@ -3,7 +3,7 @@
 Every method listed here needs only the target layer's activations and the gradient of the class
 score with respect to them. With the target layer at the last stage, that gradient depends only
 on what comes after it (pool -> dropout -> linear), which is what lets
-:class:`pneumolib.explain.gradcam.HeadGradCAM` skip the backbone's backward pass. Methods that
+:class:`pneumolib.explain.base.HeadOnlyGradCAM` skip the backbone's backward pass. Methods that
 perturb the input (Score-CAM, Ablation-CAM) are left out: they cost hundreds of forward passes,
 too slow for explaining one upload on a CPU.
 
@@ -11,11 +11,11 @@ HiResCAM and XGradCAM are left out on purpose: behind global average pooling and
 layer the gradient is the same at every location, and both then reduce exactly to Grad-CAM
 (checked: identical maps). Grad-CAM++ and LayerCAM keep only positively weighted evidence and
 track the activations more than the weights: in the randomisation check
-(:mod:`pneumolib.explain.sanity`) they correlate 0.35-0.6 with a re-initialised model, against
+(:mod:`pneumolib.explain.randomisation`) they correlate 0.35-0.6 with a re-initialised model, against
 about 0 for Grad-CAM, so Grad-CAM is the default.
 
 The library is imported on first use (it imports pyplot): the service answers with the head's
-own Grad-CAM (:mod:`pneumolib.explain.linear_head`) and never needs it.
+own Grad-CAM (:mod:`pneumolib.explain.linear_head_cam`) and never needs it.
 """
 
 from __future__ import annotations

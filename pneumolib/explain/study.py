@@ -9,7 +9,7 @@ shown), and measures how much of the heatmap falls on the lungs of the *original
 The heatmaps are kept at the model's input size in float16 (624 test films at 224 px: ~63 MB),
 enough to redraw any of them over its original film later.
 
-The randomisation check on a study's films is :mod:`pneumolib.explain.randomisation_study`; the
+The randomisation check on a study's films is :mod:`pneumolib.explain.randomisation`; the
 tables and sentences that summarise a study are :mod:`pneumolib.explain.describe`.
 """
 
@@ -38,7 +38,7 @@ from pneumolib.explain.lung_mask import WORKING_HEIGHT, segment_lungs
 from pneumolib.explain.methods import DEFAULT_METHOD
 
 if TYPE_CHECKING:  # randomisation_study builds on this module
-    from pneumolib.explain.randomisation_study import RandomisationStudy
+    from pneumolib.explain.randomisation import RandomisationStudy
 
 OUTCOMES: tuple[str, ...] = ("TP", "FP", "FN", "TN")
 OUTCOME_NAMES = {"TP": "true positive", "FP": "false positive", "FN": "false negative", "TN": "true negative"}
@@ -131,7 +131,7 @@ class GradCamStudy:
         """:func:`randomisation_study` on ``n`` of these films, explaining the class each was called."""
         if self.images is None:
             raise ValueError("this study kept no images; call randomisation_study with them")
-        from pneumolib.explain.randomisation_study import randomisation_study
+        from pneumolib.explain.randomisation import randomisation_study
 
         return randomisation_study(model, self.images, list(self.table["path"]), self.table["predicted"].to_numpy(),
                                    n=n, seed=seed, method=self.method)

@@ -27,7 +27,7 @@ from pneumolib.data.inputs.preprocess import canonical_image
 from pneumolib.decode.errors import NotAChestXray
 from pneumolib.decode.image import DecodedImage
 from pneumolib.engine import Engine, create_engine, margin_logits, to_model_input
-from pneumolib.explain.linear_head import LinearHeadGradCAM
+from pneumolib.explain.linear_head_cam import LinearHeadCAM
 from pneumolib.explain.occlusion import DEFAULT_FILL, zone_report
 from pneumolib.explain.zones import lung_zones, zone_outlines
 from pneumolib.file_digest import file_sha256
@@ -106,7 +106,7 @@ class Predictor:
         # One engine pass gives the prediction, the layers the gate was fitted on and the
         # feature map a heatmap is made from (ONNX Runtime on a CPU where installed).
         self.engine = engine
-        self._explainer = LinearHeadGradCAM(self.model, self.engine)
+        self._explainer = LinearHeadCAM(self.model, self.engine)
 
     @classmethod
     def load(cls, path: str | os.PathLike, engine: str | None = None) -> Predictor:
@@ -255,7 +255,7 @@ def heatmap_png(heatmap: np.ndarray, display: np.ndarray, max_side: int = 0) -> 
     """The square Grad-CAM ``heatmap`` over the upload, as PNG.
 
     The map comes from the prediction's own feature map with no backward pass at all
-    (:class:`pneumolib.explain.LinearHeadGradCAM`): behind the classifier's pooling and linear head
+    (:class:`pneumolib.explain.LinearHeadCAM`): behind the classifier's pooling and linear head
     it is the head's weights applied to the feature map. It is stretched back onto the original
     image's own shape (:mod:`pneumolib.explain.overlay`), so it lands where the model looked.
     Nothing is hooked or written, so concurrent requests can share the explainer.

@@ -6,7 +6,8 @@ activation ``A_k(i, j)`` is ``w_ck / (h * w)`` at every location, so Grad-CAM's 
 ``ReLU(sum_k w_ck / (h * w) * A_k)``: the class activation map of Zhou et al. (2016). Computing it
 directly needs only the feature map a prediction already produced, from any engine (PyTorch or
 ONNX Runtime), and no autograd. The scaling to [0, 1] follows ``pytorch_grad_cam`` step by step,
-so the maps equal :class:`pneumolib.explain.gradcam.HeadGradCAM`'s (``tests/test_explain_linear_head.py``).
+so the maps equal :class:`pneumolib.explain.head_cam.HeadOnlyGradCAM`'s
+(``tests/test_explain_linear_head.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 import torch
 
 from pneumolib.engine import Engine, as_engine
-from pneumolib.explain.gradcam import CAMExplainer, Explanation, TargetClass, _resolve_targets, _to_input_size
-from pneumolib.explain.head import supports_head_path
+from pneumolib.explain.base import CAMExplainer, Explanation, TargetClass, resolve_targets, to_input_size
+from pneumolib.explain.head_cam import supports_head_path
 from pneumolib.models.classifier import PneumoniaClassifier
 
 
@@ -43,12 +44,12 @@ def head_weight(model: PneumoniaClassifier) -> np.ndarray:
     return model.head.weight.detach().float().cpu().numpy()
 
 
-class LinearHeadGradCAM(CAMExplainer):
+class LinearHeadCAM(CAMExplainer):
     """Grad-CAM from the engine's feature map and the head's weights: one forward pass, no backward."""
 
     def __init__(self, model: PneumoniaClassifier, engine: Engine | None = None) -> None:
         if not supports_head_path(model):
-            raise TypeError(f"LinearHeadGradCAM needs a PneumoniaClassifier, got {type(model).__name__}")
+            raise TypeError(f"LinearHeadCAM needs a PneumoniaClassifier, got {type(model).__name__}")
         super().__init__(model, "gradcam")
         self.engine = engine if engine is not None else as_engine(model)
         self.weight = head_weight(model)
@@ -61,10 +62,10 @@ class LinearHeadGradCAM(CAMExplainer):
         size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
         pooled = feature_maps.mean(axis=(2, 3))
         logits = (pooled @ self.weight.T + self.model.head.bias.detach().float().cpu().numpy()).astype(np.float32)
-        targets = _resolve_targets(target_class, len(feature_maps))
+        targets = resolve_targets(target_class, len(feature_maps))
         explained = logits.argmax(axis=1) if targets is None else np.asarray(targets, dtype=np.int64)
         cams = gradcam_from_feature_maps(feature_maps, self.weight, explained)
-        return Explanation(_to_input_size(cams, size), explained.astype(np.int64), logits, self.method)
+        return Explanation(to_input_size(cams, size), explained.astype(np.int64), logits, self.method)
 
     def _cams(self, batch: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
         out = self.engine.run(batch, ("logits", "feature_map"))

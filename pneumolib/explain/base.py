@@ -1,20 +1,17 @@
-"""Grad-CAM heatmaps for the classifier: which regions pushed the score of a class up.
+"""The base of every CAM explainer: input conversion, choice of class, resizing, the model left as found.
 
-Two explainers share one interface (:class:`CAMExplainer`) and give the same heatmaps:
+One explainer per file, each a :class:`CAMExplainer` implementing ``_cams``:
 
-* :class:`LibraryGradCAM` hands the whole model to ``pytorch_grad_cam``. It works for any
-  convolutional ``nn.Module``, but its backward pass runs through the entire backbone and fills
-  every parameter's gradient, although the target layer sits at the very end.
-* :class:`HeadGradCAM` runs the backbone once without autograd, exactly like a prediction, and
-  hands only the classifier head (pool -> dropout -> linear) to ``pytorch_grad_cam``, with the
-  feature map as its input. The gradient at the last stage only depends on the head, so the CAM
-  is the same; measured on CPU (1 thread, Lite0, 224 px, batch 1) prediction + heatmap took
-  1.1-1.2x the prediction alone, against ~4x for the library path (``scripts/bench_gradcam.py``).
-  ``tests/test_explain_gradcam.py`` checks the two agree.
+* :class:`~pneumolib.explain.full_model_cam.FullModelGradCAM`: ``pytorch_grad_cam`` on the whole
+  model, any CNN, a backward pass through the whole backbone (the reference);
+* :class:`~pneumolib.explain.head_cam.HeadOnlyGradCAM`: ``pytorch_grad_cam`` on the classifier
+  head alone, fed with the feature map a forward pass without autograd produced;
+* :class:`~pneumolib.explain.linear_head_cam.LinearHeadCAM`: the same map in closed form from the
+  head's weights, from any engine, no backward pass.
 
-:func:`create_explainer` picks the head path whenever the model allows it. Heatmaps come back
-at the model's input size (bilinear upsampling of the S/32 feature-map grid), each scaled to
-[0, 1] on its own, so they show *where*, not *how strongly*, compared with other images.
+:func:`pneumolib.explain.explainers.create_explainer` picks one. Heatmaps come back at the model's
+input size (bilinear upsampling of the feature-map grid), each scaled to [0, 1] on its own, so
+they show *where*, not *how strongly*, compared with other images.
 """
 
 from __future__ import annotations
@@ -30,9 +27,7 @@ import torch
 from torch import nn
 
 from pneumolib import CLASS_NAMES
-from pneumolib.explain.head import ClassifierHead, backbone_feature_map, supports_head_path
 from pneumolib.explain.methods import DEFAULT_METHOD, cam_class
-from pneumolib.explain.target_layers import find_target_layer
 
 TargetClass = int | str | Sequence[int | str] | None
 
@@ -91,15 +86,15 @@ class CAMExplainer(ABC):
         (C, S, S) / (B, C, S, S). ``target_class``: ``None`` for each image's predicted class, a
         class index or name ("PNEUMONIA") for all images, or one per image.
         """
-        batch = as_model_batch(images, _device_of(self.model))
-        targets = _resolve_targets(target_class, len(batch))
+        batch = as_model_batch(images, device_of(self.model))
+        targets = resolve_targets(target_class, len(batch))
         heatmaps, logits = [], []
-        with _untouched(self.model):
+        with untouched(self.model):
             for start in range(0, len(batch), batch_size):
                 chunk = batch[start : start + batch_size]
                 chunk_targets = None if targets is None else targets[start : start + batch_size]
                 cams, chunk_logits = self._cams(chunk, chunk_targets)
-                heatmaps.append(_to_input_size(cams, chunk.shape[-2:]))
+                heatmaps.append(to_input_size(cams, chunk.shape[-2:]))
                 logits.append(chunk_logits)
         logits_array = np.concatenate(logits).astype(np.float32)
         explained = logits_array.argmax(axis=1) if targets is None else np.asarray(targets, dtype=np.int64)
@@ -108,62 +103,6 @@ class CAMExplainer(ABC):
     @abstractmethod
     def _cams(self, batch: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
         """CAMs (B, h, w) scaled to [0, 1], and logits (B, classes), for one chunk."""
-
-
-class LibraryGradCAM(CAMExplainer):
-    """``pytorch_grad_cam`` on the whole model: any CNN, full backward pass (the reference)."""
-
-    def __init__(self, model: nn.Module, method: str = DEFAULT_METHOD, target_layer: nn.Module | None = None) -> None:
-        super().__init__(model, method)
-        self.target_layer = target_layer if target_layer is not None else find_target_layer(model)
-
-    def _cams(self, batch: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
-        # Hooks live only for this call: a long-lived hook would also record every ordinary
-        # forward pass of the model (training, serving) and keep those tensors alive.
-        cam = self._cam_class(self.model, [self.target_layer])
-        try:
-            cams = cam(batch, _library_targets(targets))
-            return cams, cam.outputs.detach().float().cpu().numpy()
-        finally:
-            cam.activations_and_grads.release()
-
-
-class HeadGradCAM(CAMExplainer):
-    """``pytorch_grad_cam`` on the classifier head only: the backbone runs once, without autograd."""
-
-    def __init__(self, model: nn.Module, method: str = DEFAULT_METHOD) -> None:
-        if not supports_head_path(model):
-            raise TypeError(f"HeadGradCAM needs a PneumoniaClassifier, got {type(model).__name__}; use LibraryGradCAM")
-        super().__init__(model, method)
-        self.head = ClassifierHead(model)
-
-    def explain_feature_maps(
-        self, feature_maps: torch.Tensor, input_size: int | tuple[int, int], target_class: TargetClass = None
-    ) -> Explanation:
-        """Like :meth:`explain`, from last-stage feature maps (B, C, h, w) already computed.
-
-        For a caller that has just run the backbone anyway (the service, for its prediction):
-        the heatmap then costs only the head's backward pass. ``input_size`` is the model
-        input's side (or (height, width)) the heatmaps are upsampled to.
-        """
-        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-        targets = _resolve_targets(target_class, len(feature_maps))
-        with _untouched(self.model):
-            cams, logits = self._head_cams(feature_maps.detach().float(), targets)
-        explained = logits.argmax(axis=1) if targets is None else np.asarray(targets, dtype=np.int64)
-        return Explanation(_to_input_size(cams, size), explained.astype(np.int64), logits.astype(np.float32), self.method)
-
-    def _cams(self, batch: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
-        return self._head_cams(backbone_feature_map(self.model, batch), targets)
-
-    def _head_cams(self, feature_maps: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
-        features = feature_maps.clone().requires_grad_(True)
-        cam = self._cam_class(self.head, [self.head.feature_map])
-        try:
-            cams = cam(features, _library_targets(targets))
-            return cams, cam.outputs.detach().float().cpu().numpy()
-        finally:
-            cam.activations_and_grads.release()
 
 
 def as_model_batch(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -193,7 +132,7 @@ def _class_index(value: int | str) -> int:
     return int(value)
 
 
-def _resolve_targets(target_class: TargetClass, count: int) -> list[int] | None:
+def resolve_targets(target_class: TargetClass, count: int) -> list[int] | None:
     if target_class is None:
         return None
     if isinstance(target_class, (int, np.integer, str)):
@@ -204,13 +143,13 @@ def _resolve_targets(target_class: TargetClass, count: int) -> list[int] | None:
     return targets
 
 
-def _library_targets(targets: list[int] | None) -> list | None:
+def library_targets(targets: list[int] | None) -> list | None:
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     return None if targets is None else [ClassifierOutputTarget(t) for t in targets]
 
 
-def _to_input_size(cams: np.ndarray, size: Sequence[int]) -> np.ndarray:
+def to_input_size(cams: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """Bilinear upsampling to (S, S), then min-max again, as the library does for its own output."""
     height, width = int(size[0]), int(size[1])
     out = np.empty((len(cams), height, width), dtype=np.float32)
@@ -223,13 +162,13 @@ def _to_input_size(cams: np.ndarray, size: Sequence[int]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def _device_of(model: nn.Module) -> torch.device:
+def device_of(model: nn.Module) -> torch.device:
     parameter = next(model.parameters(), None)
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
 @contextlib.contextmanager
-def _untouched(model: nn.Module) -> Iterator[None]:
+def untouched(model: nn.Module) -> Iterator[None]:
     """Eval mode during the call; every module's training flag and every ``.grad`` restored afterwards."""
     modes = [(module, module.training) for module in model.modules()]
     grads = [(parameter, parameter.grad) for parameter in model.parameters()]
