@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from pneumolib import CLASS_NAMES, __version__, environment
+from pneumolib import CLASS_NAMES, __version__, environment, project_paths
 from pneumolib.config import DEFAULT_PROFILE, profile_name, work_dir
 from pneumolib.models import create_model
 from pneumolib.models.classifier import PneumoniaClassifier
@@ -23,7 +23,7 @@ FORMAT = "pneumolib-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINT_ENV = environment.CHECKPOINT
 WORK_DIR_MODEL = "model.pt"
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "pneumolib_lite0.pt"
+BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "weights" / project_paths.BUNDLED_MODEL.name
 
 
 class CheckpointError(ValueError):

@@ -52,7 +52,7 @@ def test_no_import_circles():
 
 
 LAYERS = (
-    ("pneumolib", "constants", "environment", "resources", "samples", "file_digest"),
+    ("pneumolib", "constants", "environment", "project_paths", "resources", "samples", "file_digest"),
     ("config", "reachability"),
     ("decode", "models"),
     ("data",),

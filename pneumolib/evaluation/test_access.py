@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pneumolib import environment
+from pneumolib import environment, project_paths
 from pneumolib.config import project_file, work_dir
 from pneumolib.file_digest import file_sha256
 
@@ -31,7 +31,7 @@ FIELDS = ("date", "checkpoint", "sha256", "purpose", "images")
 
 def project_test_log() -> Path:
     """The project's log in this clone; :class:`~pneumolib.config.CheckoutOnly` in an installed package."""
-    return project_file(Path("docs", "test_split_access.csv"), "the project's test-split access log (--update-docs)")
+    return project_file(project_paths.TEST_LOG, "the project's test-split access log (--update-docs)")
 
 
 def access_log_path(project: bool = False) -> Path:

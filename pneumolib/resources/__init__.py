@@ -15,7 +15,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-MANIFEST_FILE_NAME = "data_manifest.csv"
+from pneumolib.project_paths import MANIFEST
+
+MANIFEST_FILE_NAME = MANIFEST.name
 
 
 def packaged_file(name: str) -> Path:

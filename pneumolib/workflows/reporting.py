@@ -5,17 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pneumolib import project_paths
 from pneumolib.config import CLONE_COMMAND, CheckoutOnly, active_profile, cache_dir, checkout_root, project_file, work_dir
 from pneumolib.workflows.inputs import DataInputs
-
-NON_XRAY_SET = Path("tests", "fixtures", "not_xray")
-"""The project's non-X-ray pictures, in a clone (a test fixture: the package does not ship them)."""
 
 
 def project_documents(what: str, instead: str) -> tuple[Path, Path, Path]:
     """This clone's README.md, MODEL_CARD.md and selection record; :class:`CheckoutOnly` in an installed package."""
-    return (project_file("README.md", what, instead), project_file("MODEL_CARD.md", what, instead),
-            project_file(Path("docs", "selection_record.json"), what, instead))
+    return (project_file(project_paths.README, what, instead), project_file(project_paths.MODEL_CARD, what, instead),
+            project_file(project_paths.SELECTION_RECORD, what, instead))
 
 
 def evaluate_model(inputs: DataInputs, checkpoint: str | None = None, out: str | None = None, *,
@@ -73,7 +71,7 @@ def show_test_log(update_docs: bool = False) -> int:
     from pneumolib.evaluation.test_access import access_log_path, read_test_log, render_test_log
     from pneumolib.reporting.documents import update_test_log_section
 
-    card = (project_file("MODEL_CARD.md", "test-log --update-docs", "leave --update-docs out to list the work "
+    card = (project_file(project_paths.MODEL_CARD, "test-log --update-docs", "leave --update-docs out to list the work "
                          "folder's log") if update_docs else None)
     log = access_log_path(project=update_docs)
     print(f"{log}:\n{render_test_log(read_test_log(log))}")
@@ -90,9 +88,10 @@ def non_xray_folder(given: str | None) -> Path:
     root = checkout_root()
     if root is None:
         raise CheckoutOnly("measure-gate needs a folder of pictures that are not chest X-rays. The project's set "
-                           f"({NON_XRAY_SET.as_posix()}) is in a clone of the repository, not in the installed package: "
+                           f"({project_paths.NON_XRAYS.as_posix()}) is in a clone of the repository, not in the installed "
+                           "package: "
                            f"pass --non-xrays FOLDER (photos, documents, screenshots), or run it in a clone ({CLONE_COMMAND}).")
-    return root / NON_XRAY_SET
+    return root / project_paths.NON_XRAYS
 
 
 def measure_xray_gate(inputs: DataInputs, checkpoint: str | None = None, non_xrays: str | None = None) -> int:
