@@ -23,6 +23,9 @@ FORMAT = "pneumolib-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINT_ENV = environment.CHECKPOINT
 WORK_DIR_MODEL = "model.pt"
+FITTED_TO_SCORES = ("temperature", "operating_points", "default_operating_point", "thresholds_apply_to",
+                    "calibrated_on", "stress_val", "ood_gate")
+"""Metadata ``finalize`` fits to a model's scores: wrong once the weights or the way of scoring change."""
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "weights" / project_paths.BUNDLED_MODEL.name
 
 

@@ -102,6 +102,13 @@ def _add_model_commands(commands: Any) -> None:
     average.set_defaults(run=lambda a: model.average_weights(
         a.checkpoints, a.out, [float(w) for w in a.weights.split(",")] if a.weights else None, a.base))
 
+    views = commands.add_parser("views", help="a copy of a checkpoint that averages each film with its centre crops "
+                                              "(test-time views)")
+    views.add_argument("checkpoint")
+    views.add_argument("--crops", required=True, help="comma-separated fractions cut off every side, e.g. 0.04,0.08")
+    views.add_argument("--out", required=True, help="where to write the checkpoint")
+    views.set_defaults(run=lambda a: model.add_views(a.checkpoint, [float(c) for c in a.crops.split(",")], a.out))
+
     select = commands.add_parser("select", parents=[_data_options()],
                                  help="choose among checkpoints on val and stress val by the fixed selection rule")
     select.add_argument("checkpoints", nargs="+",

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from pneumolib.checkpoint import load_checkpoint
-from pneumolib.engine import Engine, as_engine, calibrated_probability, create_engine
+from pneumolib.engine import Engine, as_engine, calibrated_probability, create_engine, with_views
 from pneumolib.file_digest import file_sha256
 from pneumolib.models.classifier import PneumoniaClassifier
 from pneumolib.models.factory import ARCHITECTURES
@@ -59,4 +59,4 @@ def engine_for_checkpoint(
     architecture = ARCHITECTURES.get(metadata["architecture"])
     layers = architecture.gate_layers if architecture is not None else ()
     engine = create_engine(model, int(metadata["image_size"]), layers, file_sha256(path), prefer)
-    return engine, model, metadata
+    return with_views(engine, metadata), model, metadata

@@ -26,7 +26,7 @@ from pneumolib.constants import DEFAULT_OPERATING_POINT, DISPLAY_NAMES, OPERATIN
 from pneumolib.data.inputs.preprocess import canonical_image
 from pneumolib.decode.errors import NotAChestXray
 from pneumolib.decode.image import DecodedImage
-from pneumolib.engine import Engine, create_engine, margin_logits, to_model_input
+from pneumolib.engine import Engine, create_engine, margin_logits, to_model_input, with_views
 from pneumolib.explain.linear_head_cam import LinearHeadCAM
 from pneumolib.explain.occlusion import DEFAULT_FILL, zone_report
 from pneumolib.explain.zones import lung_zones, zone_outlines
@@ -129,7 +129,8 @@ class Predictor:
             version=str(metadata.get("package_version", "unknown")),
             sha256=file_sha256(path),
         )
-        runner = create_engine(model.eval(), int(metadata["image_size"]), gate.layers_, info.sha256, engine)
+        runner = with_views(create_engine(model.eval(), int(metadata["image_size"]), gate.layers_, info.sha256, engine),
+                            metadata)
         predictor = cls(model, metadata, gate, info, path, runner)
         predictor.warm_up()
         return predictor

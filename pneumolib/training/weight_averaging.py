@@ -21,12 +21,8 @@ from typing import Any
 
 import torch
 
-from pneumolib.checkpoint import CheckpointError, read_checkpoint, write_payload
+from pneumolib.checkpoint import FITTED_TO_SCORES, CheckpointError, read_checkpoint, write_payload
 from pneumolib.constants import UNCALIBRATED
-
-# Metadata that describes one set of weights and is wrong for their average (finalize recomputes it).
-FITTED_TO_WEIGHTS = ("val_metrics", "epoch", "temperature", "operating_points", "default_operating_point",
-                     "thresholds_apply_to", "calibrated_on", "stress_val", "ood_gate", "weights_dtype")
 
 
 def average_state_dicts(state_dicts: Sequence[dict[str, torch.Tensor]], weights: Sequence[float],
@@ -79,7 +75,8 @@ def average_checkpoints(paths: Sequence[str | os.PathLike], out: str | os.PathLi
         raise CheckpointError(f"the checkpoints were trained at different input sizes {sorted(sizes)}; "
                               "average only checkpoints of one lineage")
     state = average_state_dicts([p["state_dict"] for p in payloads], weights, like=base % len(payloads))
-    metadata: dict[str, Any] = {k: v for k, v in payloads[base]["metadata"].items() if k not in FITTED_TO_WEIGHTS}
+    dropped = (*FITTED_TO_SCORES, "val_metrics", "epoch", "weights_dtype")  # one set of weights' figures
+    metadata: dict[str, Any] = {k: v for k, v in payloads[base]["metadata"].items() if k not in dropped}
     metadata.update(UNCALIBRATED, weights=f"weight average of {len(paths)} checkpoints")
     metadata["averaged_from"] = [{"checkpoint": Path(p).name, "architecture": q["metadata"].get("architecture"),
                                   "weight": float(w)} for p, q, w in zip(paths, payloads, weights, strict=True)]

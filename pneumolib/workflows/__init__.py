@@ -2,7 +2,7 @@
 
 * ``inputs``: where the data set and the manifest come from (``--data``, ``--manifest``, ``--offline``);
 * ``dataset``: ``manifest``;
-* ``model``: ``train``, ``average``, ``select``, ``finalize``, ``bundle``;
+* ``model``: ``train``, ``average``, ``views``, ``select``, ``finalize``, ``bundle``;
 * ``reporting``: ``evaluate``, ``docs``, ``test-log``, ``measure-gate``;
 * ``service``: ``serve``, ``calibrate-gate``.
 

@@ -1,4 +1,4 @@
-"""``train``, ``average``, ``select``, ``finalize`` and ``bundle``: from data to a bundled model."""
+"""``train``, ``average``, ``views``, ``select``, ``finalize`` and ``bundle``: from data to a bundled model."""
 
 from __future__ import annotations
 
@@ -43,6 +43,20 @@ def average_weights(checkpoints: Sequence[str], out: str, weights: Sequence[floa
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {path}: the weight average of {len(checkpoints)} checkpoints; run `select`, then `finalize`")
+    return 0
+
+
+def add_views(checkpoint: str, crops: Sequence[float], out: str) -> int:
+    """Write a copy of ``checkpoint`` that averages the film and its centre crops (test-time views)."""
+    from pneumolib.deploy.test_time_views import add_test_time_views
+
+    try:
+        path = add_test_time_views(checkpoint, crops, out)
+    except ValueError as error:  # CheckpointError too
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: the film and {len(crops)} centre crop(s) ({', '.join(f'{c:.0%}' for c in crops)}), "
+          "logits averaged; run `select`, then `finalize`")
     return 0
 
 
