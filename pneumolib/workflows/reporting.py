@@ -100,7 +100,7 @@ def measure_xray_gate(inputs: DataInputs, checkpoint: str | None = None, non_xra
     from pneumolib.data.sources.roots import manifest_file, official_rows
     from pneumolib.decode.formats import image_files
     from pneumolib.evaluation.test_access import record_test_access
-    from pneumolib.gate.measure import measure_gate
+    from pneumolib.serving.gate_measure import measure_gate
     from pneumolib.serving.predictor import Predictor
 
     folder = non_xray_folder(non_xrays)
