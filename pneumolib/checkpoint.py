@@ -16,8 +16,8 @@ import torch
 
 from pneumolib import CLASS_NAMES, __version__, environment, project_paths
 from pneumolib.config import DEFAULT_PROFILE, profile_name, work_dir
-from pneumolib.models import create_model
 from pneumolib.models.classifier import PneumoniaClassifier
+from pneumolib.models.from_metadata import model_from_metadata
 
 FORMAT = "pneumolib-checkpoint"
 FORMAT_VERSION = 1
@@ -74,7 +74,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     """Rebuild the model (in eval mode) and return it with its metadata."""
     payload = read_checkpoint(path)
     metadata = payload["metadata"]
-    model = create_model(metadata["architecture"], pretrained=False, dropout=metadata.get("dropout", 0.3))
+    model = model_from_metadata(metadata)
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as error:

@@ -102,6 +102,12 @@ def _add_model_commands(commands: Any) -> None:
     average.set_defaults(run=lambda a: model.average_weights(
         a.checkpoints, a.out, [float(w) for w in a.weights.split(",")] if a.weights else None, a.base))
 
+    ensemble = commands.add_parser("ensemble", help="one checkpoint that averages the logits of several trained on "
+                                                    "this split (any architectures that read the same input)")
+    ensemble.add_argument("checkpoints", nargs="+")
+    ensemble.add_argument("--out", required=True, help="where to write the ensemble's checkpoint")
+    ensemble.set_defaults(run=lambda a: model.combine_models(a.checkpoints, a.out))
+
     views = commands.add_parser("views", help="a copy of a checkpoint that averages each film with its centre crops "
                                               "(test-time views)")
     views.add_argument("checkpoint")

@@ -17,7 +17,7 @@ from pneumolib.checkpoint import load_checkpoint
 from pneumolib.engine import Engine, as_engine, calibrated_probability, create_engine, with_views
 from pneumolib.file_digest import file_sha256
 from pneumolib.models.classifier import PneumoniaClassifier
-from pneumolib.models.factory import ARCHITECTURES
+from pneumolib.models.from_metadata import gate_layers
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -56,7 +56,5 @@ def engine_for_checkpoint(
     the model and metadata it was built from. The gate's layers are exported too, so one engine
     serves predictions, heatmaps and gate features."""
     model, metadata = load_checkpoint(path, device)
-    architecture = ARCHITECTURES.get(metadata["architecture"])
-    layers = architecture.gate_layers if architecture is not None else ()
-    engine = create_engine(model, int(metadata["image_size"]), layers, file_sha256(path), prefer)
+    engine = create_engine(model, int(metadata["image_size"]), gate_layers(metadata), file_sha256(path), prefer)
     return with_views(engine, metadata), model, metadata

@@ -9,11 +9,13 @@ hits both alike:
 
 and prints the ratios of ONNX Runtime to PyTorch and the largest logit difference between them.
 With ``--views`` it also times ONNX Runtime behind test-time views (:mod:`pneumolib.engine.views`)
-in the same rounds and prints what the views cost against the plain pass. It measures; it
-asserts nothing.
+in the same rounds and prints what the views cost against the plain pass; with ``--against`` it
+times another checkpoint's ONNX engine in the same rounds (a single network beside an ensemble,
+say) and prints the ratio. It measures; it asserts nothing.
 
     python scripts/bench_engine.py --repeats 20 --threads 2
     python scripts/bench_engine.py --repeats 20 --threads 2 --views 0.04
+    python scripts/bench_engine.py --checkpoint ensemble.pt --against single.pt --threads 2
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for both engines")
     parser.add_argument("--views", help="comma-separated centre crops, e.g. 0.04: also time ONNX Runtime with these views")
+    parser.add_argument("--against", metavar="CHECKPOINT", help="also time this checkpoint's ONNX engine as a baseline")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -48,6 +51,8 @@ def main() -> None:
     size = engines["onnx"].image_size
     if args.views:
         engines["onnx+views"] = ViewAveragingEngine(engines["onnx"], [float(c) for c in args.views.split(",")])
+    if args.against:
+        engines["baseline"] = engine_for_checkpoint(args.against, prefer="onnx")[0]
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (args.batch, size, size), dtype=np.uint8)
     one, many = to_model_input(images[:1]), to_model_input(images)
@@ -82,6 +87,9 @@ def main() -> None:
     if args.views:
         print(f"views ({engines['onnx+views'].describe()['test_time_views']}) / plain onnx: "
               f"{figures['onnx+views'][0] / figures['onnx'][0]:.2f}x the batch-1 latency")
+    if args.against:
+        print(f"onnx / baseline ({args.against}): {figures['onnx'][0] / figures['baseline'][0]:.2f}x the batch-1 "
+              f"latency, {figures['onnx'][1] / figures['baseline'][1]:.2f}x the throughput")
 
 
 if __name__ == "__main__":

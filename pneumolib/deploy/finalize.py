@@ -40,7 +40,7 @@ from pneumolib.evaluation.stress import CLEAN, stress_summary, stress_table
 from pneumolib.explain.occlusion import fit_occlusion_fill
 from pneumolib.gate.fit import fit_gate
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
-from pneumolib.models.factory import ARCHITECTURES
+from pneumolib.models.from_metadata import gate_layers
 
 
 def finalize_checkpoint(
@@ -74,7 +74,7 @@ def finalize_checkpoint(
                                decisions["operating_points"][BALANCED]["threshold"])
     augment = AugmentConfig.from_dict(metadata["train_config"].get("augment_config", {}))
     val_originals = [read_grayscale(manifest_file(data_root, path)) for path in splits["val"].rows["path"]]
-    gate, gate_summary = fit_gate(engine, ARCHITECTURES[metadata["architecture"]].gate_layers,
+    gate, gate_summary = fit_gate(engine, gate_layers(metadata),
                                   splits["train"].images, splits["val"].images, val_originals, size, quality,
                                   augment, device=device, progress=progress)
 

@@ -27,6 +27,7 @@ from pneumolib.evaluation.report import build_report
 from pneumolib.evaluation.test_access import record_test_access
 from pneumolib.file_digest import file_sha256
 from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
+from pneumolib.models.from_metadata import describe_architecture
 
 
 @dataclass
@@ -92,7 +93,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, manifest: pd.DataFrame, d
     report["model"] = {
         "checkpoint": Path(checkpoint).name,
         "sha256": file_sha256(checkpoint),
-        "architecture": metadata["architecture"],
+        "architecture": describe_architecture(metadata),
         "image_size": metadata["image_size"],
         "epoch": metadata.get("epoch"),
         "package_version": metadata.get("package_version"),

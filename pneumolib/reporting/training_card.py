@@ -1,7 +1,8 @@
 """The model card's "training" section, rendered from the checkpoint's own metadata.
 
 Hyperparameters, epochs and training time are quoted from what the checkpoint recorded, never
-typed by hand, so the card describes the weights that are actually shipped.
+typed by hand, so the card describes the weights that are actually shipped. An ensemble
+(:mod:`pneumolib.deploy.ensemble`) gets one table per member, from the record each member left.
 """
 
 from __future__ import annotations
@@ -13,6 +14,25 @@ from pneumolib.reporting.markdown import GENERATED_NOTE
 
 
 def render_training_section(metadata: Mapping[str, Any], sha256: str) -> str:
+    """Markdown: how the shipped weights were trained (per member for an ensemble)."""
+    members = metadata.get("members")
+    if not members:
+        return f"{GENERATED_NOTE}\n\n{_table(_training_rows(metadata))}\n| Weights file | sha256 `{sha256}` |"
+    parts = [GENERATED_NOTE, f"The model averages the logits of {len(members)} trained networks "
+                             f"({metadata.get('weights', 'an ensemble')}); weights file sha256 `{sha256}`."]
+    for index, member in enumerate(members, start=1):
+        parts.append(f"**Member {index}** (`{member['checkpoint']}`, sha256 `{member['sha256'][:12]}...`)\n\n"
+                     + _table(_training_rows({**member, **{k: metadata.get(k) for k in ("image_size", "jpeg_quality",
+                                                                                       "mean", "std", "dropout",
+                                                                                       "manifest_digest")}})))
+    return "\n\n".join(parts)
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
+
+
+def _training_rows(metadata: Mapping[str, Any]) -> list[tuple[str, str]]:
     config = metadata["train_config"]
     history = list(metadata.get("history") or [])
     augment = config.get("augment_config", {})
@@ -35,7 +55,5 @@ def render_training_section(metadata: Mapping[str, Any], sha256: str) -> str:
                           + (f", {min(rate):.0f}-{max(rate):.0f} images/s" if rate else "")),
         ("Seed", str(config["seed"])),
         ("Data", f"manifest digest `{metadata.get('manifest_digest')}` (train split; selection on val)"),
-        ("Weights file", f"sha256 `{sha256}`"),
     ]
-    table = "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
-    return f"{GENERATED_NOTE}\n\n{table}"
+    return rows

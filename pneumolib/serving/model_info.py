@@ -76,6 +76,8 @@ def build_model_info(predictor: Predictor, checkpoint_source: str) -> dict[str, 
             "epoch": meta.get("epoch"),
             "pretrained_source": meta.get("pretrained_source"),
             "manifest_digest": meta.get("manifest_digest"),
+            "members": [{key: member.get(key) for key in ("checkpoint", "architecture", "epoch", "pretrained_source")}
+                        for member in meta.get("members") or []] or None,
         },
     }
     return finite_json(card)

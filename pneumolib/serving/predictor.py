@@ -34,6 +34,7 @@ from pneumolib.file_digest import file_sha256
 from pneumolib.gate.mahalanobis import MahalanobisGate
 from pneumolib.inference import sigmoid
 from pneumolib.models.classifier import PneumoniaClassifier
+from pneumolib.models.from_metadata import describe_architecture
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class Predictor:
             raise CheckpointNotDeployable(f"{path}: its not-an-X-ray gate is unreadable ({error}).") from error
         info = ModelInfo(
             name=str(metadata.get("name") or path.stem),
-            architecture=str(metadata.get("architecture", "unknown")),
+            architecture=describe_architecture(metadata),
             version=str(metadata.get("package_version", "unknown")),
             sha256=file_sha256(path),
         )

@@ -1,4 +1,4 @@
-"""``train``, ``average``, ``views``, ``select``, ``finalize`` and ``bundle``: from data to a bundled model."""
+"""``train``, ``average``, ``ensemble``, ``views``, ``select``, ``finalize`` and ``bundle``: from data to a bundled model."""
 
 from __future__ import annotations
 
@@ -43,6 +43,19 @@ def average_weights(checkpoints: Sequence[str], out: str, weights: Sequence[floa
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {path}: the weight average of {len(checkpoints)} checkpoints; run `select`, then `finalize`")
+    return 0
+
+
+def combine_models(checkpoints: Sequence[str], out: str) -> int:
+    """Write one checkpoint that averages the logits of ``checkpoints`` (see :mod:`pneumolib.deploy.ensemble`)."""
+    from pneumolib.deploy.ensemble import combine_checkpoints
+
+    try:
+        path = combine_checkpoints(checkpoints, out)
+    except ValueError as error:  # CheckpointError too
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: an ensemble of {len(checkpoints)} checkpoints, logits averaged; run `select`, then `finalize`")
     return 0
 
 
