@@ -54,6 +54,17 @@ def test_selection_compares_the_run_on_val_and_stress_val(trained, fixture_build
     assert ((lung >= 0) & (lung <= 1)).all()
 
 
+def test_an_ensemble_of_the_run_finalizes_like_one_network(trained, fixture_build):
+    from pneumolib.deploy.ensemble import combine_checkpoints
+
+    epochs = trained.best_checkpoint.parent / "epochs"
+    ensemble = combine_checkpoints([epochs / "epoch_01.pt", epochs / "epoch_02.pt"], epochs.parent / "ensemble.pt")
+    final = epochs.parent / "ensemble_model.pt"
+    metadata = finalize_checkpoint(ensemble, fixture_build.manifest, fixture_build.root, final, progress=False)
+    assert metadata["temperature"] > 0 and metadata["ood_gate"] and len(metadata["members"]) == 2
+    assert isinstance(read_checkpoint(final)["ood_gate"], dict)
+
+
 def test_finalize_adds_val_only_decisions(finalized):
     payload = read_checkpoint(finalized)
     metadata = payload["metadata"]

@@ -72,7 +72,7 @@ def finalize_checkpoint(
     calibrated = sigmoid(val_logits / temperature)
     stress_rows = stress_table(stress.labels, {n: sigmoid(z / temperature) for n, z in logits.items()},
                                decisions["operating_points"][BALANCED]["threshold"])
-    augment = AugmentConfig.from_dict(metadata["train_config"].get("augment_config", {}))
+    augment = AugmentConfig.from_dict(training_augmentation(metadata))
     val_originals = [read_grayscale(manifest_file(data_root, path)) for path in splits["val"].rows["path"]]
     gate, gate_summary = fit_gate(engine, gate_layers(metadata),
                                   splits["train"].images, splits["val"].images, val_originals, size, quality,
@@ -99,3 +99,12 @@ def finalize_checkpoint(
     payload = read_checkpoint(checkpoint)
     save_checkpoint(out, model, metadata, ood_gate=gate.to_state(), history=payload.get("history", []))
     return metadata
+
+
+def training_augmentation(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The augmentation the gate draws in-distribution variants with: the run's own, or an ensemble's first member's.
+
+    An ensemble was not trained as a whole, so it has no training configuration of its own.
+    """
+    configs = [metadata.get("train_config"), *(m.get("train_config") for m in metadata.get("members") or [])]
+    return next((dict(c.get("augment_config") or {}) for c in configs if c), {})
