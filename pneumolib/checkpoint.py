@@ -9,6 +9,7 @@ runs when a file is opened.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +74,18 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[PneumoniaClassifier, dict[str, Any]]:
     """Rebuild the model (in eval mode) and return it with its metadata."""
     payload = read_checkpoint(path)
+    return model_from_payload(payload, path).to(device).eval(), payload["metadata"]
+
+
+def model_from_payload(payload: Mapping[str, Any], source: str | os.PathLike) -> PneumoniaClassifier:
+    """The network of a payload :func:`read_checkpoint` returned, its weights loaded (``source`` names it in errors)."""
     metadata = payload["metadata"]
     model = model_from_metadata(metadata)
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as error:
-        raise CheckpointError(f"{path}: weights do not fit architecture {metadata['architecture']}: {error}") from error
-    return model.to(device).eval(), metadata
+        raise CheckpointError(f"{source}: weights do not fit architecture {metadata['architecture']}: {error}") from error
+    return model
 
 
 def trained_on_subset(path: str | os.PathLike) -> int | None:

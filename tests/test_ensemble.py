@@ -143,4 +143,6 @@ def test_cli_ensemble_writes_a_checkpoint_or_says_what_is_wrong(members, tmp_pat
     assert main(["ensemble", *map(str, members), "--out", str(tmp_path / "e.pt")]) == 0
     assert read_checkpoint(tmp_path / "e.pt")["metadata"]["architecture"] == ENSEMBLE
     assert main(["ensemble", str(members[0]), "--out", str(tmp_path / "f.pt")]) == 2
-    assert "at least two" in capsys.readouterr().err and not (tmp_path / "f.pt").exists()
+    captured = capsys.readouterr()
+    assert "at least two" in captured.err and not (tmp_path / "f.pt").exists()
+    assert "b.pt" in captured.out and "efficientnet_lite0_os16" in captured.out  # the members it combined

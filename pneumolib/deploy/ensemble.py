@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from pneumolib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from pneumolib.checkpoint import CheckpointError, model_from_payload, read_checkpoint, save_checkpoint
 from pneumolib.constants import UNCALIBRATED
 from pneumolib.engine.views import METADATA_KEY as VIEWS_KEY
 from pneumolib.file_digest import file_sha256
@@ -45,7 +45,8 @@ def combine_checkpoints(paths: Sequence[str | os.PathLike], out: str | os.PathLi
             if meta.get(key) != metadata[0].get(key):
                 raise CheckpointError(f"{path} differs from {paths[0]} in {key} ({meta.get(key)!r} against "
                                       f"{metadata[0].get(key)!r}): members must read the same inputs from the same split")
-    model = ensemble_classifier([load_checkpoint(p)[0] for p in paths], dropout=metadata[0].get("dropout", 0.3))
+    members = [model_from_payload(payload, path).eval() for payload, path in zip(payloads, paths, strict=True)]
+    model = ensemble_classifier(members, dropout=metadata[0].get("dropout", 0.3))
     record: dict[str, Any] = {key: metadata[0][key] for key in SHARED if key in metadata[0]}
     record.update(UNCALIBRATED, architecture=ENSEMBLE, dropout=metadata[0].get("dropout", 0.3),
                   weights=f"ensemble of {len(paths)} checkpoints, logits averaged")

@@ -48,13 +48,15 @@ def average_weights(checkpoints: Sequence[str], out: str, weights: Sequence[floa
 
 def combine_models(checkpoints: Sequence[str], out: str) -> int:
     """Write one checkpoint that averages the logits of ``checkpoints`` (see :mod:`pneumolib.deploy.ensemble`)."""
-    from pneumolib.deploy.ensemble import combine_checkpoints
+    from pneumolib.checkpoint import read_checkpoint
+    from pneumolib.deploy.ensemble import combine_checkpoints, members_table
 
     try:
         path = combine_checkpoints(checkpoints, out)
     except ValueError as error:  # CheckpointError too
         print(f"error: {error}", file=sys.stderr)
         return 2
+    print(members_table(read_checkpoint(path)["metadata"]).to_string(index=False))
     print(f"wrote {path}: an ensemble of {len(checkpoints)} checkpoints, logits averaged; run `select`, then `finalize`")
     return 0
 
