@@ -115,6 +115,13 @@ def _add_model_commands(commands: Any) -> None:
     views.add_argument("--out", required=True, help="where to write the checkpoint")
     views.set_defaults(run=lambda a: model.add_views(a.checkpoint, [float(c) for c in a.crops.split(",")], a.out))
 
+    reencoding = commands.add_parser("reencoding", parents=[_data_options()],
+                                     help="val films re-encoded as quality-95 JPEGs (grey, RGB, CMYK, progressive) "
+                                          "and quality 30: how far P(pneumonia) moves, which calls flip")
+    reencoding.add_argument("checkpoints", nargs="+", help="finalized checkpoints (each at its own balanced point)")
+    reencoding.add_argument("--out", help="write the tables as one CSV")
+    reencoding.set_defaults(run=lambda a: model.check_reencoding(_inputs(a), a.checkpoints, a.out))
+
     select = commands.add_parser("select", parents=[_data_options()],
                                  help="choose among checkpoints on val and stress val by the fixed selection rule")
     select.add_argument("checkpoints", nargs="+",

@@ -25,6 +25,8 @@ import httpx
 from _server import default_image, percentile, rss_mb, running_server
 from PIL import Image
 
+from pneumolib.environment import CLIENT_MAX_IN_FLIGHT
+
 Request = tuple[str, tuple[str, bytes, str], dict[str, str], int]
 
 
@@ -63,7 +65,9 @@ def main() -> None:
 
     image = args.image or default_image()
     mix = request_mix(image, args.heatmap_every, args.allow_non_xray)
-    with running_server(args.checkpoint) as (url, pid):
+    # All clients share one address: without lifting the per-client limit most would get 429
+    # (load_test_fairness.py measures the limits).
+    with running_server(args.checkpoint, {CLIENT_MAX_IN_FLIGHT: "0"}) as (url, pid):
         with httpx.Client(timeout=120) as client:  # warm up, and check the good uploads are accepted
             for label, upload, query, status in mix:
                 got = client.post(f"{url}/predict", files={"file": upload}, params=query).status_code

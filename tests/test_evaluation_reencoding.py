@@ -61,3 +61,28 @@ def test_the_check_reports_moves_and_flips(film):
     jumpy = reencoding_check(MeanEngine(2000.0), [film], 64, 75, 1.0, 1 / (1 + np.exp(-2000 * (clean_mean - 0.45))),
                              progress=False)
     assert (jumpy["max_move"] > 0).any() and jumpy.loc[jumpy["variant"] == "JPEG q30", "max_move"].item() > 0
+
+
+def test_verdicts_hold_the_q95_saves_to_the_move_target_and_q30_to_one_percent_flips():
+    import pandas as pd
+
+    from pneumolib.evaluation.reencoding import MAX_MOVE, check_verdicts
+
+    q95 = next(iter(REENCODINGS))
+    table = pd.DataFrame({"variant": [q95, q95, "JPEG q30", "JPEG q30"],
+                          "p95_move": [MAX_MOVE, MAX_MOVE + 0.001, 0.5, 0.5],
+                          "flip_rate": [0.0, 0.0, 0.01, 0.011]})
+    assert list(check_verdicts(table)["meets"]) == [True, False, True, False]
+    one_flip = table.iloc[:1].assign(flip_rate=1 / 525)
+    assert not check_verdicts(one_flip)["meets"].item()  # a q95 save may flip no call at all
+
+
+def test_the_val_check_refuses_an_unfinalized_checkpoint(tmp_path):
+    from pneumolib.checkpoint import save_checkpoint
+    from pneumolib.evaluation.reencoding import val_reencoding_check
+    from pneumolib.models import create_model
+
+    path = save_checkpoint(tmp_path / "raw.pt", create_model("efficientnet_lite0", pretrained=False),
+                           {"architecture": "efficientnet_lite0", "image_size": 64})
+    with pytest.raises(ValueError, match="not finalized"):
+        val_reencoding_check(path, None, None)

@@ -114,7 +114,10 @@ def test_selection_record_renders_every_candidate_and_the_decision(tmp_path):
     assert record["chosen"] == "epoch 15" and set(record["stress"]) == {"first model", "epoch 15"}
     text = render_selection_section(record)
     assert "| epoch 15 | yes | 0.9960 | 1.0 % |" in text and "| first model | reference: other split |" in text
-    assert f"Decision: {selection.decision}." in text
+    assert f"Decision: {selection.decision}." in text and "would replace" not in text
+    record["replacement"] = ["replace shipped (reference): epoch 15 has worst-shift flips 1.0% vs 4.0%"]
+    assert ("would replace (`pneumolib.evaluation.selection.replaces_reference`): replace shipped (reference): "
+            "epoch 15 has worst-shift flips 1.0% vs 4.0%." in render_selection_section(record))
     stress = {"operating_point": "balanced", "summary": stress_summary(selection.chosen.stress),
               "shifts": selection.chosen.stress.to_dict(orient="records")}
     assert "| s | 0.9950 | 1 | 0 | 1.0 % | +0.000 |" in render_stress_section(stress)

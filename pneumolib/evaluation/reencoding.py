@@ -12,6 +12,7 @@ Targets (from the project's model-quality goals): for 95 % of films P moves by a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,8 @@ from tqdm.auto import tqdm
 
 from pneumolib.data.inputs.preprocess import canonical_image
 from pneumolib.data.inputs.shifts import REENCODINGS, reencode
+from pneumolib.data.release.images import read_grayscale
+from pneumolib.data.sources.roots import DataRoot, manifest_file
 from pneumolib.decode.image import decode_image
 from pneumolib.engine import Engine, calibrated_probability
 
@@ -65,3 +68,36 @@ def reencoding_check(engine: Engine, films: Sequence[np.ndarray], size: int, jpe
                      "max_move": float(values.max()) if values.size else float("nan"),
                      "flips": flips[variant], "flip_rate": flips[variant] / max(len(values), 1)})
     return pd.DataFrame(rows)
+
+
+#: Per variant, the most calls it may flip (as a share of films): none for a quality-95 save,
+#: 1 % for the hard quality-30 one.
+MAX_FLIP_RATE: dict[str, float] = {**{name: 0.0 for name in REENCODINGS}, "JPEG q30": 0.01}
+
+
+def check_verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``meets`` column: the move target holds for the q95 saves, every flip limit holds."""
+    quantile = f"p{round(100 * MOVE_QUANTILE)}_move"
+    moves_ok = [(variant not in REENCODINGS) or value <= MAX_MOVE for variant, value in zip(table["variant"], table[quantile])]
+    flips_ok = [rate <= MAX_FLIP_RATE.get(variant, 0.0) for variant, rate in zip(table["variant"], table["flip_rate"])]
+    return table.assign(meets=[a and b for a, b in zip(moves_ok, flips_ok)])
+
+
+def val_reencoding_check(checkpoint: str | os.PathLike, manifest: pd.DataFrame, data_root: DataRoot,
+                         max_images: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """The check on the manifest's val films for a finalized ``checkpoint``, at its own balanced point."""
+    from pneumolib.constants import BALANCED
+    from pneumolib.data.inputs.arrays import subset_rows
+    from pneumolib.inference import engine_for_checkpoint
+
+    engine, _, metadata = engine_for_checkpoint(checkpoint)
+    points = metadata.get("operating_points", {})
+    if BALANCED not in points:
+        raise ValueError(f"{checkpoint} is not finalized: the check flips calls at its balanced point, which "
+                         "`python -m pneumolib finalize` decides on val")
+    rows = subset_rows(manifest[manifest["split"] == "val"], max_images)
+    films = [read_grayscale(manifest_file(data_root, path)) for path in rows["path"]]
+    quality = metadata.get("jpeg_quality")
+    table = reencoding_check(engine, films, int(metadata["image_size"]), int(quality) if quality else None,
+                             float(metadata["temperature"]), float(points[BALANCED]["threshold"]), progress=progress)
+    return check_verdicts(table)

@@ -13,6 +13,13 @@ from typing import Any
 from pneumolib.reporting.markdown import GENERATED_NOTE
 
 
+def _ratio(row: Mapping[str, Any]) -> str:
+    """Hottest-first drop over the random drop, only where random hiding lowers P at all."""
+    if not row["random"] > 0:
+        return "n/a"
+    return f"{row['heatmap'] / row['random']:.2f}"
+
+
 def render_heatmap_section(summary: Mapping[str, Any] | None) -> str:
     """Lung share, the deletion curve, laterality and the top zones, as Markdown."""
     if not summary:
@@ -33,9 +40,11 @@ def render_heatmap_section(summary: Mapping[str, Any] | None) -> str:
     lines += ["", "| share of lung area hidden | drop in P(pneumonia), hottest first | random blobs | ratio |",
               "| ---: | ---: | ---: | ---: |"]
     for row in summary["deletion_curve"]:
-        ratio = row.get("ratio")
         lines.append(f"| {row['share_of_lung_area']:.0%} | {row['heatmap']:.4f} | {row['random']:.4f} | "
-                     f"{'n/a' if ratio is None or ratio != ratio else f'{ratio:.2f}'} |")
+                     f"{_ratio(row)} |")
+    if any(not row["random"] > 0 for row in summary["deletion_curve"]):
+        lines += ["", "Where hiding random blobs does not lower P(pneumonia) on average (a negative drop: it raised "
+                      "it), no ratio is defined; compare the two columns instead."]
     if summary.get("top_zones"):
         zones = list(next(iter(summary["top_zones"].values())))
         lines += ["", "Which zone's occlusion lowers P(pneumonia) most, share of films per group:", "",

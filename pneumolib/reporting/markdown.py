@@ -240,15 +240,16 @@ def render_model_card_results(report: Mapping[str, Any], include_comparison: boo
 
 
 #: The project's targets on the official test split (thresholds from val, measured once):
-#: (label, where in the report, minimum or maximum, goal).
+#: (label, where in the report, minimum or maximum, goal). Raised before the ensemble's look
+#: to the goals of the model step that asked to beat the best honest published result.
 TARGETS: tuple[tuple[str, tuple[str, ...], str, float], ...] = (
-    ("ROC AUC", ("test", "roc_auc"), "min", 0.985),
+    ("ROC AUC", ("test", "roc_auc"), "min", 0.99),
     ("balanced: sensitivity", ("test", "at", BALANCED, "metrics", "sensitivity"), "min", 0.97),
-    ("balanced: specificity", ("test", "at", BALANCED, "metrics", "specificity"), "min", 0.90),
-    ("balanced: accuracy", ("test", "at", BALANCED, "metrics", "accuracy"), "min", 0.95),
+    ("balanced: specificity", ("test", "at", BALANCED, "metrics", "specificity"), "min", 0.93),
+    ("balanced: accuracy", ("test", "at", BALANCED, "metrics", "accuracy"), "min", 0.96),
     ("screening: sensitivity", ("test", "at", SCREENING, "metrics", "sensitivity"), "min", SCREENING_SENSITIVITY),
     ("screening: specificity", ("test", "at", SCREENING, "metrics", "specificity"), "min", 0.85),
-    ("ECE after scaling", ("calibration", "test", "after", "ece"), "max", 0.05),
+    ("ECE after scaling", ("calibration", "test", "after", "ece"), "max", 0.03),
 )
 
 
@@ -261,6 +262,12 @@ def _lookup(report: Mapping[str, Any], path: Sequence[str]) -> float | None:
     return value.get("estimate") if isinstance(value, Mapping) else value
 
 
+def _reached(value: float, goal: float) -> str:
+    """Three decimals, or four where three would round a miss up to the goal (0.9896 is not 0.990)."""
+    text = f"{value:.3f}"
+    return f"{value:.4f}" if float(text) == goal and value != goal else text
+
+
 def render_targets(report: Mapping[str, Any]) -> str:
     """The project's test-split targets next to what this model reached, met or missed."""
     rows = []
@@ -270,7 +277,7 @@ def render_targets(report: Mapping[str, Any]) -> str:
             rows.append([label, f"{'>=' if kind == 'min' else '<='} {goal:g}", NA, NA])
             continue
         met = value >= goal if kind == "min" else value <= goal
-        rows.append([label, f"{'>=' if kind == 'min' else '<='} {goal:g}", f"{value:.3f}", "met" if met else "**missed**"])
+        rows.append([label, f"{'>=' if kind == 'min' else '<='} {goal:g}", _reached(value, goal), "met" if met else "**missed**"])
     return _table(["Target (test split)", "goal", "reached", ""], rows)
 
 

@@ -59,4 +59,7 @@ def render_selection_section(record: Mapping[str, Any] | None) -> str:
                      f"| {_pct(row['worst_flip_rate'])} | {_pct(row['mean_flip_rate'])} | {row['mean_stress_auc']:.4f} "
                      f"| {row['worst_stress_auc']:.4f} | {'n/a' if lung is None else f'{lung:.3f}'} |")
     lines += ["", f"Decision: {record['decision']}."]
+    for verdict in record.get("replacement") or []:  # `select --reference`: does it replace the shipped model?
+        lines += ["", f"Against the model it would replace (`pneumolib.evaluation.selection.replaces_reference`): "
+                      f"{verdict}."]
     return "\n".join(lines)
