@@ -296,7 +296,11 @@ selection.chosen.stress.round(4)
 # this notebook saved in the work folder of the same profile (a quick-profile model is never used
 # by a full run), then the model bundled with pneumolib; each prints which one and why. In a new
 # Colab runtime without Drive, the work folder is gone, so they use the bundled model. Their
-# committed outputs show the bundled model, which is this run's chosen epoch, finalized and bundled.
+# committed outputs show the bundled model: this run's chosen epoch together with a second run
+# (continued from it at output stride 16 with lung guidance, `docs/experiments`), combined by
+# `python -m pneumolib ensemble` into one network that averages their logits, chosen over this
+# epoch alone by the replacement rule on val and stress val (`docs/selection_record.json`),
+# finalized, and bundled. Notebook 04 lists its members.
 
 # %%
 from pneumolib.deploy.finalize import finalize_checkpoint

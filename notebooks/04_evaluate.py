@@ -98,6 +98,24 @@ checkpoint, source = find_checkpoint()
 print(f"model: {checkpoint.name} ({source})")
 
 # %% [markdown]
+# ## Which model is this?
+#
+# A checkpoint carries what it is. The bundled model can be one network or an **ensemble**: several
+# networks trained separately whose logits are averaged (`python -m pneumolib ensemble`); it was
+# chosen over a single network by the same rule as notebook 03's epochs, on val and stress val.
+# For an ensemble, the table lists each member and how it was trained; each member adds one
+# forward pass to every prediction, which is the price of its steadier calls.
+
+# %%
+from pneumolib.checkpoint import read_checkpoint
+from pneumolib.deploy.ensemble import members_table
+from pneumolib.models.from_metadata import describe_architecture
+
+stored = read_checkpoint(checkpoint)["metadata"]
+print(describe_architecture(stored))
+members_table(stored)
+
+# %% [markdown]
 # ## Score val and test, build the report
 #
 # One function computes every number below (and the README's and model card's results sections,

@@ -96,22 +96,24 @@ from pneumolib.explain.describe import describe_focus
 from pneumolib.explain.study import study_split
 from pneumolib.explain.target_layers import target_layer_name
 from pneumolib.inference import engine_for_checkpoint
+from pneumolib.models.from_metadata import describe_architecture
 
 profile = active_profile()
 root = find_dataset_root()
 checkpoint, source = find_checkpoint()
 engine, model, metadata = engine_for_checkpoint(checkpoint)  # ONNX Runtime on a CPU, PyTorch on a GPU
 print(f"model: {checkpoint.name} ({source}); inference engine: {engine.name}")
-print(f"{metadata['architecture']} at {metadata['image_size']} px; Grad-CAM layer: {target_layer_name(model)}")
+print(f"{describe_architecture(metadata)} at {metadata['image_size']} px; Grad-CAM layer: {target_layer_name(model)}")
 fill = metadata.get("explanation", {}).get("occlusion_fill", "blur")  # chosen on val by finalize (notebook 03)
 print(f"occlusion fill: {fill} ({metadata.get('explanation', {}).get('chosen_on', 'the default: not chosen on val')})")
 
 # %% [markdown]
 # ## How Grad-CAM works
 #
-# The last convolutional stage of the network outputs a stack of **feature maps**: 1280 channels,
-# each a coarse grid over the film (the cell below prints its size for the model loaded here: 7x7
-# cells for a plain EfficientNet at 224 px, 14x14 when the last stage keeps stride 16). The
+# The last convolutional stage of the network outputs a stack of **feature maps**: channels
+# (1280 for one EfficientNet-Lite0), each a coarse grid over the film (the cell below prints both
+# for the model loaded here: 7x7 cells for a plain EfficientNet at 224 px, 14x14 when the last
+# stage keeps stride 16; an ensemble stacks its members' channels on the finer grid). The
 # classifier averages each channel over the grid and weighs the averages into a score per class.
 # Grad-CAM (Selvaraju et al. 2017) asks which cells pushed one class's score up:
 #
