@@ -37,7 +37,7 @@ PATHS = (
     ProjectPath(SELECTION_RECORD, "The shipped model's selection: every candidate on val and stress val, and the decision.",
                 "copied from `select --out` when a model ships"),
     ProjectPath(TEST_LOG, "Every look at the official test split: date, model, purpose, films.",
-                "`evaluate --update-docs`, `measure-gate`"),
+                "`evaluate --update-docs`, `measure-gate` of the bundled model"),
     ProjectPath(BUNDLED_MODEL, "The bundled model (float16), with its test report (`.report.json`) beside it.", "`bundle`"),
     ProjectPath(NON_XRAYS, "Pictures that are not chest X-rays, for the gate's measurements.", "by hand (a test fixture)"),
 )

@@ -252,3 +252,18 @@ def test_the_pipeline_commands_run_on_the_fixtures(fixture_build, tmp_path):
     looks = (tmp_path / "looks.csv").read_text()
     assert "CLI smoke test" in looks and "measure-gate" in looks
     shutil.rmtree(tmp_path / "work", ignore_errors=True)
+
+
+def test_measure_gate_logs_the_bundled_models_look_with_the_project(monkeypatch, tmp_path):
+    from pneumolib import config
+    from pneumolib.checkpoint import BUNDLED_CHECKPOINT
+    from pneumolib.workflows.reporting import gate_look_log
+
+    monkeypatch.delenv("PNEUMO_TEST_LOG", raising=False)
+    monkeypatch.setenv("PNEUMO_WORK_DIR", str(tmp_path / "work"))
+    if config.checkout_root() is None:
+        pytest.skip("needs a clone")
+    assert gate_look_log(BUNDLED_CHECKPOINT) == config.checkout_root() / "docs" / "test_split_access.csv"
+    assert gate_look_log(tmp_path / "model.pt") == tmp_path / "work" / "test_access_log.csv"
+    monkeypatch.setattr(config, "REPOSITORY_ROOT", tmp_path / "site-packages")  # an installed package
+    assert gate_look_log(BUNDLED_CHECKPOINT) == tmp_path / "work" / "test_access_log.csv"

@@ -94,6 +94,15 @@ def non_xray_folder(given: str | None) -> Path:
     return root / project_paths.NON_XRAYS
 
 
+def gate_look_log(checkpoint: Path) -> Path:
+    """Where measure-gate logs its look: the project's log for the bundled model in a clone (with
+    that model's other looks), else ``$PNEUMO_TEST_LOG`` or the work folder's."""
+    from pneumolib.checkpoint import BUNDLED_CHECKPOINT
+    from pneumolib.evaluation.test_access import access_log_path
+
+    return access_log_path(project=checkout_root() is not None and Path(checkpoint).resolve() == BUNDLED_CHECKPOINT)
+
+
 def measure_xray_gate(inputs: DataInputs, checkpoint: str | None = None, non_xrays: str | None = None) -> int:
     """Share of official test X-rays the gate passes and of non-X-rays it refuses (a logged test look)."""
     from pneumolib.checkpoint import find_checkpoint
@@ -113,6 +122,6 @@ def measure_xray_gate(inputs: DataInputs, checkpoint: str | None = None, non_xra
     root = inputs.root()
     xrays = [manifest_file(root, p) for p in official_rows(inputs.table(), "test")["path"]]
     result = measure_gate(predictor, xrays, image_files(folder))
-    log = record_test_access(path, "measure-gate: share of test X-rays the gate passes", len(xrays))
+    log = record_test_access(path, "measure-gate: share of test X-rays the gate passes", len(xrays), gate_look_log(path))
     print(f"this look at the test split is recorded in {log}\n{result.summary()}")
     return 0
