@@ -119,7 +119,8 @@ def _add_model_commands(commands: Any) -> None:
                                      help="val films re-encoded as quality-95 JPEGs (grey, RGB, CMYK, progressive) "
                                           "and quality 30: how far P(pneumonia) moves, which calls flip")
     reencoding.add_argument("checkpoints", nargs="+", help="finalized checkpoints (each at its own balanced point)")
-    reencoding.add_argument("--out", help="write the tables as one CSV")
+    reencoding.add_argument("--out", help="write the tables as one CSV (when a model ships: the model card's record, "
+                                          "docs/reencoding_record.csv, with the model it replaces)")
     reencoding.set_defaults(run=lambda a: model.check_reencoding(_inputs(a), a.checkpoints, a.out))
 
     select = commands.add_parser("select", parents=[_data_options()],
@@ -141,6 +142,12 @@ def _add_model_commands(commands: Any) -> None:
     finalize.add_argument("checkpoint", help="best.pt from training")
     finalize.add_argument("out", help="where to write the deployable checkpoint")
     finalize.set_defaults(run=lambda a: model.finalize_model(_inputs(a), a.checkpoint, a.out))
+
+    refit = commands.add_parser("refit-fill", parents=[_data_options()],
+                                help="re-choose a finalized checkpoint's occlusion fill on val; nothing else changes")
+    refit.add_argument("checkpoint", help="a finalized checkpoint")
+    refit.add_argument("out", help="where to write the checkpoint with the new fill")
+    refit.set_defaults(run=lambda a: model.refit_fill(_inputs(a), a.checkpoint, a.out))
 
     bundle = commands.add_parser("bundle", help="store a finalised checkpoint (float16 weights) as the package's bundled model")
     bundle.add_argument("checkpoint")

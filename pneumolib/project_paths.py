@@ -15,6 +15,7 @@ README = Path("README.md")
 MODEL_CARD = Path("MODEL_CARD.md")
 MANIFEST = Path("data_manifest.csv")
 SELECTION_RECORD = Path("docs", "selection_record.json")
+REENCODING_RECORD = Path("docs", "reencoding_record.csv")
 TEST_LOG = Path("docs", "test_split_access.csv")
 BUNDLED_MODEL = Path("pneumolib", "weights", "pneumolib_lite0.pt")
 NON_XRAYS = Path("tests", "fixtures", "not_xray")
@@ -36,6 +37,8 @@ PATHS = (
                           "(a copy ships in the package).", "`manifest`"),
     ProjectPath(SELECTION_RECORD, "The shipped model's selection: every candidate on val and stress val, and the decision.",
                 "copied from `select --out` when a model ships"),
+    ProjectPath(REENCODING_RECORD, "The shipped model's re-encoding check on val, beside the model it replaced.",
+                "`reencoding --out` when a model ships"),
     ProjectPath(TEST_LOG, "Every look at the official test split: date, model, purpose, films.",
                 "`evaluate --update-docs`, `measure-gate` of the bundled model"),
     ProjectPath(BUNDLED_MODEL, "The bundled model (float16), with its test report (`.report.json`) beside it.", "`bundle`"),

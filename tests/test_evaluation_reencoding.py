@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pneumolib.data.inputs.shifts import REENCODINGS, STRESS_SHIFTS, reencode
@@ -86,3 +87,25 @@ def test_the_val_check_refuses_an_unfinalized_checkpoint(tmp_path):
                            {"architecture": "efficientnet_lite0", "image_size": 64})
     with pytest.raises(ValueError, match="not finalized"):
         val_reencoding_check(path, None, None)
+
+
+def _record_rows(sha: str, name: str, q95_flips: int) -> list[dict]:
+    rows = [{"variant": v, "films": 200, "p95_move": 0.004, "max_move": 0.1, "flips": q95_flips,
+             "flip_rate": q95_flips / 200, "meets": q95_flips == 0, "checkpoint": name, "sha256": sha}
+            for v in ("JPEG q95 grayscale", "JPEG q95 RGB")]
+    return rows + [{"variant": "JPEG q30", "films": 200, "p95_move": 0.08, "max_move": 0.5, "flips": 1,
+                    "flip_rate": 0.005, "meets": True, "checkpoint": name, "sha256": sha}]
+
+
+def test_the_cards_reencoding_section_puts_this_model_first_and_merges_identical_saves():
+    from pneumolib.reporting.reencoding_card import render_reencoding_section
+
+    record = pd.DataFrame(_record_rows("a" * 64, "old.pt", 0) + _record_rows("b" * 64, "new.pt", 1))
+    text = render_reencoding_section(record, "b" * 64)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows[0].startswith("| this model | JPEG q95 grayscale, JPEG q95 RGB | 200 | 0.0040 | 0.100 | 1 (0.50 %) | missed")
+    assert rows[1].startswith("| this model | JPEG q30 |") and rows[1].endswith("| met |")
+    assert rows[2].startswith("| old.pt (sha256 aaaaaaaaaaaa...) | JPEG q95 grayscale, JPEG q95 RGB |")
+    assert len(rows) == 4 and "0.03" in text and "1 % of calls" in text
+    assert "other weights" in render_reencoding_section(record, "c" * 64)
+    assert "No re-encoding record" in render_reencoding_section(None, "b" * 64)

@@ -282,6 +282,7 @@ def test_the_committed_documents_are_what_the_bundled_models_report_renders(tmp_
     copies = [shutil.copy(root / name, tmp_path / name.name)
               for name in (project_paths.README, project_paths.MODEL_CARD)]
     update_documents_from_report(BUNDLED_CHECKPOINT, *copies, selection_record=root / project_paths.SELECTION_RECORD,
-                                 test_log=root / project_paths.TEST_LOG)
+                                 test_log=root / project_paths.TEST_LOG,
+                                 reencoding_record=root / project_paths.REENCODING_RECORD)
     for copy, name in zip(copies, (project_paths.README, project_paths.MODEL_CARD)):
         assert Path(copy).read_text() == (root / name).read_text(), f"run `python -m pneumolib docs`: {name}"

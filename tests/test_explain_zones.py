@@ -122,8 +122,22 @@ def test_fill_choice_prefers_the_fill_that_moves_normal_films_least():
     # grey (0.5) brightens the read zone of a dark film: evidence added; lung_mean adds none
     assert table.set_index("fill").loc["grey", "mean_abs_change"] > table.set_index("fill").loc["lung_mean", "mean_abs_change"]
     assert choose_fill(table) in {"lung_mean", "blur"}
-    tie = pd.DataFrame({"fill": ["grey", "blur"], "mean_abs_change": [0.1, 0.1]})
+    tie = pd.DataFrame({"fill": ["grey", "blur"], "mean_abs_logit_change": [0.1, 0.1]})
     assert choose_fill(tie) == "blur"  # a tie goes to the earlier fill in FILLS
+
+
+def test_fill_choice_reads_logits_not_the_flat_end_of_the_sigmoid():
+    """A film called normal with conviction (P about 3e-4): black moves its logit twice as far as the
+    lung mean does, yet in probability units it looks the more neutral. The rule must not be fooled."""
+    engine = BrightnessEngine()
+    normal = np.full((S, S), 0.1, np.float32)
+    normal[16:46, 35:55] = 0.2  # the other lung brighter: the lung mean (0.15) lies above the read zone
+    table = fill_neutrality(engine, [normal], [zones_from_mask(two_lungs())], fills=("lung_mean", "black"))
+    by_fill = table.set_index("fill")
+    assert by_fill.loc["black", "mean_abs_change"] < by_fill.loc["lung_mean", "mean_abs_change"]
+    assert by_fill.loc["black", "mean_abs_logit_change"] > by_fill.loc["lung_mean", "mean_abs_logit_change"]
+    assert by_fill.loc["black", "mean_logit_change"] < 0 < by_fill.loc["lung_mean", "mean_logit_change"]
+    assert choose_fill(table) == "lung_mean"
 
 
 def test_hottest_and_random_blobs_have_the_asked_area():

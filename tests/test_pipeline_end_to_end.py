@@ -65,6 +65,29 @@ def test_an_ensemble_of_the_run_finalizes_like_one_network(trained, fixture_buil
     assert isinstance(read_checkpoint(final)["ood_gate"], dict)
 
 
+def test_refitting_the_fill_changes_only_the_explanation(finalized, fixture_build, tmp_path):
+    from pneumolib.deploy.finalize import refit_explanation
+
+    before = read_checkpoint(finalized)
+    out = tmp_path / "refit.pt"
+    metadata = refit_explanation(finalized, fixture_build.manifest, fixture_build.root, out, progress=False)
+    after = read_checkpoint(out)
+    neutrality = metadata["explanation"].get("neutrality") or []
+    assert all("mean_abs_logit_change" in row for row in neutrality)
+    assert {k: v for k, v in after["metadata"].items() if k != "explanation"} == \
+        {k: v for k, v in before["metadata"].items() if k != "explanation"}
+    assert all(np.array_equal(after["state_dict"][k], v) for k, v in before["state_dict"].items())
+    gates = [MahalanobisGate.from_state(payload["ood_gate"]) for payload in (before, after)]
+    assert gates[0].margin_ == gates[1].margin_ and gates[0].layers_ == gates[1].layers_
+    with pytest.raises(ValueError, match="not finalized"):
+        refit_explanation(trained_best(finalized), fixture_build.manifest, fixture_build.root, tmp_path / "x.pt",
+                          progress=False)
+
+
+def trained_best(finalized):
+    return finalized.parent / "train" / "best.pt"
+
+
 def test_finalize_adds_val_only_decisions(finalized):
     payload = read_checkpoint(finalized)
     metadata = payload["metadata"]

@@ -101,6 +101,36 @@ def finalize_checkpoint(
     return metadata
 
 
+def refit_explanation(
+    checkpoint: str | os.PathLike,
+    manifest: pd.DataFrame,
+    data_root: DataRoot,
+    out: str | os.PathLike,
+    cache_dir: str | os.PathLike | None = None,
+    max_images_per_split: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Re-choose a finalized checkpoint's occlusion fill on val with today's rule; nothing else changes.
+
+    The step of :func:`finalize_checkpoint` that chooses the fill, alone: the same val films called
+    normal at the default operating point, the same temperature. For a model finalized before the
+    rule changed, without the 20 minutes of refitting temperature, thresholds and gate.
+    """
+    engine, model, metadata = engine_for_checkpoint(checkpoint)
+    if "calibrated_on" not in metadata or DEFAULT_OPERATING_POINT not in metadata.get("operating_points", {}):
+        raise ValueError(f"{checkpoint} is not finalized: run `pneumolib finalize` on it first")
+    val = load_split(manifest, "val", data_root, metadata["image_size"], metadata["jpeg_quality"],
+                     max_images_per_split, cache_dir, progress)
+    temperature = float(metadata["temperature"])
+    calibrated = sigmoid(predict_logits(engine, val.images, progress=progress, desc="logits: val") / temperature)
+    threshold = metadata["operating_points"][DEFAULT_OPERATING_POINT]["threshold"]
+    metadata = dict(metadata)
+    metadata["explanation"] = fit_occlusion_fill(engine, val.images, calibrated < threshold, temperature)
+    payload = read_checkpoint(checkpoint)
+    save_checkpoint(out, model, metadata, ood_gate=payload.get("ood_gate"), history=payload.get("history", []))
+    return metadata
+
+
 def training_augmentation(metadata: dict[str, Any]) -> dict[str, Any]:
     """The augmentation the gate draws in-distribution variants with: the run's own, or an ensemble's first member's.
 

@@ -9,8 +9,12 @@ seven.
 What "carrying no evidence" means is an empirical question: a grey patch in a lung can look like
 an opacity (evidence *for* pneumonia), a black one like hyperinflated lung. The candidate fills
 are listed in :data:`FILLS`; :func:`choose_fill` applies a rule fixed in code before any
-comparison (the fill that moves the calls of films called normal least, i.e. adds the least
+comparison (the fill that moves the scores of films called normal least, i.e. adds the least
 evidence of its own) and the choice is stored with the model's explanation settings.
+
+The rule reads the change in the model's **logit**, not in P(pneumonia): films called normal sit
+near P = 0, where the sigmoid flattens every change (at P = 0.001 a logit change of 1 moves P by
+under 0.002), so in probability units all fills look neutral and the ranking among them is noise.
 """
 
 from __future__ import annotations
@@ -65,10 +69,14 @@ def occluded(image: np.ndarray, masks: np.ndarray, fill: str = DEFAULT_FILL) -> 
     return np.where(masks, filler[None], image[None]).astype(np.float32)
 
 
+def logits_of(engine: Engine, images: np.ndarray) -> np.ndarray:
+    """Pneumonia-minus-normal logits of float images (N, S, S) in [0, 1], one batched pass."""
+    return margin_logits(engine.run(np.asarray(images, dtype=np.float32)[:, None], ("logits",))["logits"])
+
+
 def probabilities(engine: Engine, images: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Calibrated P(pneumonia) of float images (N, S, S) in [0, 1], one batched pass."""
-    logits = margin_logits(engine.run(np.asarray(images, dtype=np.float32)[:, None], ("logits",))["logits"])
-    return calibrated_probability(logits, temperature)
+    return calibrated_probability(logits_of(engine, images), temperature)
 
 
 @dataclass(frozen=True)
@@ -134,35 +142,39 @@ def zone_report(engine: Engine, image: np.ndarray, zones: LungZones, fill: str =
 
 def fill_neutrality(engine: Engine, images: Sequence[np.ndarray], zones: Sequence[LungZones],
                     temperature: float = 1.0, fills: Sequence[str] = tuple(FILLS)) -> pd.DataFrame:
-    """Per fill: mean and largest |change in P(pneumonia)| when one zone of each film is hidden.
+    """Per fill: how far hiding one zone of each film moves its score, in logits and in P(pneumonia).
 
     Meant for films called normal: a neutral fill hides evidence without adding any, so hiding a
-    zone of a normal film should leave its probability where it was.
+    zone of a normal film should leave its score where it was. ``mean_logit_change`` keeps the
+    sign (> 0: the fill reads as pneumonia).
     """
+    films = [np.asarray(image, dtype=np.float32) for image in images]
+    base = logits_of(engine, np.stack(films)) if films else np.zeros(0)
     rows = []
     for fill in fills:
-        changes = []
-        for image, film_zones in zip(images, zones):
-            image = np.asarray(image, dtype=np.float32)
-            probs = probabilities(engine, np.concatenate([image[None], occluded(image, film_zones.masks, fill)]),
-                                  temperature)
-            changes.append(np.abs(probs[1:] - probs[0]))
-        changes = np.concatenate(changes) if changes else np.zeros(0)
-        rows.append({"fill": fill, "mean_abs_change": float(changes.mean()) if changes.size else float("nan"),
-                     "max_abs_change": float(changes.max()) if changes.size else float("nan"),
-                     "films": len(images)})
+        after = [logits_of(engine, occluded(image, film_zones.masks, fill)) for image, film_zones in zip(films, zones)]
+        moved = np.concatenate([a - b for a, b in zip(after, base)]) if after else np.zeros(0)
+        prob_moved = np.concatenate([calibrated_probability(a, temperature) - calibrated_probability(b, temperature)
+                                     for a, b in zip(after, base)]) if after else np.zeros(0)
+        empty = not moved.size
+        rows.append({"fill": fill,
+                     "mean_abs_logit_change": float("nan") if empty else float(np.abs(moved).mean()),
+                     "mean_logit_change": float("nan") if empty else float(moved.mean()),
+                     "mean_abs_change": float("nan") if empty else float(np.abs(prob_moved).mean()),
+                     "max_abs_change": float("nan") if empty else float(np.abs(prob_moved).max()),
+                     "films": len(films)})
     return pd.DataFrame(rows)
 
 
 def choose_fill(neutrality: pd.DataFrame) -> str:
-    """The selection rule, fixed before any comparison: the smallest mean |change| on films called
-    normal; a tie goes to the earlier fill in :data:`FILLS`. Prints its decision."""
+    """The selection rule, fixed before any comparison: the smallest mean |change in logit| on films
+    called normal; a tie goes to the earlier fill in :data:`FILLS`. Prints its decision."""
     order = {name: i for i, name in enumerate(FILLS)}
-    ranked = neutrality.assign(order=neutrality["fill"].map(order)).sort_values(["mean_abs_change", "order"])
+    ranked = neutrality.assign(order=neutrality["fill"].map(order)).sort_values(["mean_abs_logit_change", "order"])
     chosen = str(ranked.iloc[0]["fill"])
-    print(f"occlusion fill: {chosen} (mean |change in P(pneumonia)| on films called normal "
-          f"{ranked.iloc[0]['mean_abs_change']:.4f}; next {ranked.iloc[1]['fill']} "
-          f"{ranked.iloc[1]['mean_abs_change']:.4f})" if len(ranked) > 1 else f"occlusion fill: {chosen}")
+    print(f"occlusion fill: {chosen} (mean |change in logit| on films called normal "
+          f"{ranked.iloc[0]['mean_abs_logit_change']:.4f}; next {ranked.iloc[1]['fill']} "
+          f"{ranked.iloc[1]['mean_abs_logit_change']:.4f})" if len(ranked) > 1 else f"occlusion fill: {chosen}")
     return chosen
 
 

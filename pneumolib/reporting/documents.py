@@ -18,6 +18,7 @@ from pneumolib.file_digest import file_sha256
 from pneumolib.reporting.heatmap_card import render_heatmap_section
 from pneumolib.reporting.markdown import render_model_card_results, render_readme_results
 from pneumolib.reporting.markers import update_marked_file
+from pneumolib.reporting.reencoding_card import read_reencoding_record, render_reencoding_section
 from pneumolib.reporting.robustness_card import render_selection_section, render_stress_section
 from pneumolib.reporting.training_card import render_training_section
 
@@ -28,15 +29,18 @@ STRESS_SECTION = "stress_val"
 SELECTION_SECTION = "selection"
 TEST_LOG_SECTION = "test_access"
 HEATMAP_SECTION = "heatmaps"
+REENCODING_SECTION = "reencoding"
 
 
 def update_documents(evaluation: Evaluation, readme: str | os.PathLike, model_card: str | os.PathLike,
                      selection_record: str | os.PathLike | None = None,
-                     test_log: str | os.PathLike | None = None) -> None:
+                     test_log: str | os.PathLike | None = None,
+                     reencoding_record: str | os.PathLike | None = None) -> None:
     """Rewrite the generated sections of the README and the model card from an evaluation.
 
     Also the robustness sections: stress val (from the checkpoint), the selection record (the
-    ``select`` command's JSON, when given) and the test-split access log.
+    ``select`` command's JSON, when given), the re-encoding record (the ``reencoding`` command's
+    CSV, when given) and the test-split access log.
     """
     update_marked_file(readme, README_SECTION, render_readme_results(evaluation.report))
     update_marked_file(model_card, MODEL_CARD_SECTION, render_model_card_results(evaluation.report))
@@ -47,6 +51,9 @@ def update_documents(evaluation: Evaluation, readme: str | os.PathLike, model_ca
     if selection_record is not None and Path(selection_record).is_file():
         record = json.loads(Path(selection_record).read_text(encoding="utf-8"))
         update_marked_file(model_card, SELECTION_SECTION, render_selection_section(record))
+    if reencoding_record is not None:
+        update_marked_file(model_card, REENCODING_SECTION, render_reencoding_section(
+            read_reencoding_record(reencoding_record), evaluation.report["model"]["sha256"]))
     update_marked_file(model_card, TEST_LOG_SECTION, render_test_log(read_test_log(test_log)))
 
 
@@ -59,7 +66,8 @@ def update_test_log_section(model_card: str | os.PathLike, test_log: str | os.Pa
 
 def update_documents_from_report(checkpoint: str | os.PathLike, readme: str | os.PathLike,
                                  model_card: str | os.PathLike, selection_record: str | os.PathLike | None = None,
-                                 test_log: str | os.PathLike | None = None) -> Path:
+                                 test_log: str | os.PathLike | None = None,
+                                 reencoding_record: str | os.PathLike | None = None) -> Path:
     """:func:`update_documents` from the report saved beside ``checkpoint`` (no new look at test).
 
     For when the rendering code or the log changed but the model did not. Returns the report's path.
@@ -73,5 +81,6 @@ def update_documents_from_report(checkpoint: str | os.PathLike, readme: str | os
     report = load_report(path)
     if report.get("model", {}).get("sha256") != file_sha256(checkpoint):
         raise ValueError(f"{path} was made for other weights than {checkpoint}; evaluate this file first")
-    update_documents(Evaluation(report, metadata, {}), readme, model_card, selection_record, test_log)
+    update_documents(Evaluation(report, metadata, {}), readme, model_card, selection_record, test_log,
+                     reencoding_record)
     return path

@@ -103,6 +103,7 @@ def check_reencoding(inputs: DataInputs, checkpoints: Sequence[str], out: str | 
     import pandas as pd
 
     from pneumolib.evaluation.reencoding import MAX_FLIP_RATE, MAX_MOVE, MOVE_QUANTILE, val_reencoding_check
+    from pneumolib.file_digest import file_sha256
 
     manifest, root = inputs.table(), inputs.root()  # read once for every checkpoint
     tables = []
@@ -112,7 +113,7 @@ def check_reencoding(inputs: DataInputs, checkpoints: Sequence[str], out: str | 
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        tables.append(table.assign(checkpoint=Path(checkpoint).name))
+        tables.append(table.assign(checkpoint=Path(checkpoint).name, sha256=file_sha256(checkpoint)))
         print(f"{checkpoint}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.4f}')}")
         print(f"targets (q95 saves: {MOVE_QUANTILE:.0%} of films move by <= {MAX_MOVE}, no call flips; q30: "
               f"<= {MAX_FLIP_RATE['JPEG q30']:.0%} of calls flip): {'met' if table['meets'].all() else 'missed'}")
@@ -131,6 +132,21 @@ def finalize_model(inputs: DataInputs, checkpoint: str, out: str) -> int:
     points = ", ".join(f"{name} {p['threshold']:.4f}" for name, p in metadata["operating_points"].items())
     print(f"temperature {metadata['temperature']:.3f}; operating points (val): {points}; "
           f"gate accepts {metadata['ood_gate']['val_accept_rate']:.1%} of val\nwrote {out}")
+    return 0
+
+
+def refit_fill(inputs: DataInputs, checkpoint: str, out: str) -> int:
+    """Re-choose a finalized checkpoint's occlusion fill on val (the rule of ``occlusion.choose_fill``)."""
+    from pneumolib.deploy.finalize import refit_explanation
+
+    try:
+        metadata = refit_explanation(checkpoint, inputs.table(), inputs.root(), out, cache_dir=cache_dir(),
+                                     max_images_per_split=active_profile().max_images_per_split)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"occlusion fill {metadata['explanation']['occlusion_fill']} "
+          f"({metadata['explanation']['chosen_on']})\nwrote {out}")
     return 0
 
 

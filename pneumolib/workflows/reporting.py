@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from pneumolib import project_paths
 from pneumolib.config import CLONE_COMMAND, CheckoutOnly, active_profile, cache_dir, checkout_root, project_file, work_dir
 from pneumolib.workflows.inputs import DataInputs
 
 
-def project_documents(what: str, instead: str) -> tuple[Path, Path, Path]:
-    """This clone's README.md, MODEL_CARD.md and selection record; :class:`CheckoutOnly` in an installed package."""
-    return (project_file(project_paths.README, what, instead), project_file(project_paths.MODEL_CARD, what, instead),
-            project_file(project_paths.SELECTION_RECORD, what, instead))
+class ProjectDocuments(NamedTuple):
+    readme: Path
+    card: Path
+    selection_record: Path
+    reencoding_record: Path
+
+
+def project_documents(what: str, instead: str) -> ProjectDocuments:
+    """This clone's README.md, MODEL_CARD.md and records; :class:`CheckoutOnly` in an installed package."""
+    return ProjectDocuments(*(project_file(path, what, instead) for path in (
+        project_paths.README, project_paths.MODEL_CARD, project_paths.SELECTION_RECORD, project_paths.REENCODING_RECORD)))
 
 
 def evaluate_model(inputs: DataInputs, checkpoint: str | None = None, out: str | None = None, *,
@@ -43,8 +51,8 @@ def evaluate_model(inputs: DataInputs, checkpoint: str | None = None, out: str |
     if result.report["test_by_source"]:
         print(f"each test set on its own:\n{source_results_table(result.report).to_string(float_format=lambda v: f'{v:.3f}')}")
     if documents is not None:
-        readme, card, selection_record = documents
-        update_documents(result, readme, card, selection_record=selection_record, test_log=log)
+        update_documents(result, documents.readme, documents.card, selection_record=documents.selection_record,
+                         test_log=log, reencoding_record=documents.reencoding_record)
         beside = write_report(result.report, report_path(path))  # served by GET /model
         print(f"updated README.md and MODEL_CARD.md; wrote {beside}")
     return 0
@@ -57,10 +65,10 @@ def regenerate_documents(checkpoint: str | None = None) -> int:
     from pneumolib.evaluation.test_access import access_log_path
     from pneumolib.reporting.documents import update_documents_from_report
 
-    readme, card, selection_record = project_documents(
-        "docs", f"read the bundled model's results in {report_path(BUNDLED_CHECKPOINT)}")
+    documents = project_documents("docs", f"read the bundled model's results in {report_path(BUNDLED_CHECKPOINT)}")
     path, source = find_checkpoint(checkpoint)
-    report = update_documents_from_report(path, readme, card, selection_record, access_log_path(project=True))
+    report = update_documents_from_report(path, documents.readme, documents.card, documents.selection_record,
+                                          access_log_path(project=True), documents.reencoding_record)
     print(f"{path.name} ({source}): README.md and MODEL_CARD.md regenerated from {report.name}; "
           "the test split was not read")
     return 0
