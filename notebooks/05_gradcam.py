@@ -159,9 +159,13 @@ print(f"feature maps: {features.shape[0]} channels on a {features.shape[1]}x{fea
 # P(pneumonia). Radiologists describe lungs by **zone**: each lung cut into upper, middle and lower
 # thirds of its height, sides named as the patient's (the patient's right lung is on the image's
 # left). pneumolib segments the lungs (or falls back to an anatomical prior where that fails), cuts
-# six zones, hides each with the fill chosen on val (the one that moves films called normal the
-# least: it removes evidence without adding any) and scores the film and its six occlusions in one
-# batch. This is what the API returns as `regions` with the heatmap.
+# six zones, hides each with the fill chosen on val (of the candidates, the one that moves the
+# logit of films called normal least: it should remove evidence without adding any) and scores the
+# film and its six occlusions in one batch. This is what the API returns as `regions` with the
+# heatmap. A flat fill (grey, black, a blur) can itself look a little like an opacity to the model,
+# since healthy lung has texture; the `reference` fill paints in the lung texture of a typical
+# normal training film instead (`pneumolib.explain.reference_film`). The cell at the top printed
+# which fill this model uses.
 
 # %%
 from pneumolib.explain.occlusion import zone_report

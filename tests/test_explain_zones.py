@@ -94,7 +94,27 @@ def test_occlusion_fills_only_the_masks():
         assert np.allclose(hidden[mask], 0.5) and np.array_equal(hidden[~mask], film()[~mask])
     with pytest.raises(ValueError, match="unknown fill"):
         occluded(film(), masks, "paint")
-    assert set(FILLS) == {"blur", "lung_mean", "grey", "black"}
+    assert set(FILLS) == {"blur", "lung_mean", "grey", "black", "reference"}
+
+
+def test_the_reference_fill_paints_normal_lung_texture_at_the_films_exposure():
+    from pneumolib.explain.reference_film import matched_reference, most_typical, reference_film
+
+    reference = reference_film(S)
+    assert reference.shape == (S, S) and reference.std() > 0.05  # a real film, not a flat patch
+    dark, bright = np.full((S, S), 0.2, np.float32), np.full((S, S), 0.6, np.float32)
+    dark[:5], bright[:5] = 0.3, 0.7  # a little spread to match
+    for image in (dark, bright):
+        filled = matched_reference(image)
+        assert filled.mean() == pytest.approx(image.mean(), abs=0.02)
+        assert np.corrcoef(filled.ravel(), reference.ravel())[0, 1] > 0.99  # the reference's texture
+    masks = zones_from_mask(two_lungs()).masks
+    hidden = occluded(film(), masks, "reference")
+    assert np.array_equal(hidden[0][~masks[0]], film()[~masks[0]])
+    with pytest.raises(ValueError, match="square"):
+        matched_reference(np.zeros((S, S + 1), np.float32))
+    stack = np.stack([np.full((S, S), v, np.uint8) for v in (10, 120, 130, 250)])
+    assert most_typical(stack) in {1, 2}  # nearest the mean (127.5)
 
 
 def test_the_zone_the_model_reads_comes_first_from_one_batch():
@@ -138,6 +158,16 @@ def test_fill_choice_reads_logits_not_the_flat_end_of_the_sigmoid():
     assert by_fill.loc["black", "mean_abs_logit_change"] > by_fill.loc["lung_mean", "mean_abs_logit_change"]
     assert by_fill.loc["black", "mean_logit_change"] < 0 < by_fill.loc["lung_mean", "mean_logit_change"]
     assert choose_fill(table) == "lung_mean"
+
+
+def test_the_zones_batch_split_over_workers_scores_the_same():
+    engine = BrightnessEngine()
+    zones = zones_from_mask(two_lungs())
+    one = zone_report(engine, film(), zones, "lung_mean", probability=0.5)
+    engine.batches.clear()
+    two = zone_report(engine, film(), zones, "lung_mean", probability=0.5, workers=2)
+    assert sorted(engine.batches) == [3, 3]
+    assert [(c.zone, c.contribution) for c in one.contributions] == [(c.zone, c.contribution) for c in two.contributions]
 
 
 def test_hottest_and_random_blobs_have_the_asked_area():
@@ -204,6 +234,8 @@ def test_the_faithfulness_sentences_follow_the_numbers():
     assert "**2 films called pneumonia**" in words and "**4.0 times**" in words and "**50%**" in words
     assert "bacteria (2 films): the call rests most often on the **right lower** zone (100% of them)" in words
     assert "does **not** lower it" in describe_faithfulness(study(-0.01, 0.02, ["left"], ["left"]))
+    raised = describe_faithfulness(study(0.004, -0.018, ["left"], ["left"]))
+    assert "does not lower it at all (it moves by +0.018), so no ratio is defined" in raised
 
 
 def test_a_known_probability_saves_the_films_own_pass():

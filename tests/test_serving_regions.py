@@ -39,7 +39,7 @@ def test_regions_come_with_the_heatmap_only(client):
         assert all(0 <= x <= 1 and 0 <= y <= 1 for x, y in zone["outline"])
 
 
-def test_the_zones_are_measured_in_one_extra_batch(client):
+def _batches_of_one_heatmap_request(client) -> list[int]:
     predictor = client.app.state.service.predictor
     batches = []
     run = predictor.engine.run
@@ -50,7 +50,39 @@ def test_the_zones_are_measured_in_one_extra_batch(client):
 
     predictor.engine.run = counting
     try:
-        predict(client, heatmap=True, allow_non_xray=True)
+        assert predict(client, heatmap=True, allow_non_xray=True).status_code == 200
     finally:
         predictor.engine.run = run
-    assert batches == [1, 6]  # the prediction's pass, then the six occlusions together
+    return batches
+
+
+def test_an_idle_slot_splits_the_zones_batch_over_two_cores(client):
+    batches = _batches_of_one_heatmap_request(client)
+    assert batches[0] == 1 and sorted(batches[1:]) == [3, 3]  # the prediction, then two halves side by side
+
+
+def test_with_no_idle_slot_the_zones_are_measured_in_one_extra_batch():
+    with TestClient(create_app(tiny_checkpoint(), ServiceSettings(max_concurrency=1))) as single:
+        assert _batches_of_one_heatmap_request(single) == [1, 6]  # the prediction's pass, then the six together
+
+
+def test_a_slot_is_borrowed_only_when_idle_and_always_returned():
+    import asyncio
+
+    from pneumolib.serving.app import idle_slot
+
+    async def scenario() -> list:
+        slots = asyncio.Semaphore(2)
+        seen = []
+        async with slots:
+            async with idle_slot(slots, wanted=True) as borrowed:
+                seen.append((borrowed, slots.locked()))
+            async with idle_slot(slots, wanted=False) as borrowed:
+                seen.append((borrowed, slots.locked()))
+            async with slots:  # every slot busy: nothing to borrow, and no waiting for one
+                async with idle_slot(slots, wanted=True) as borrowed:
+                    seen.append((borrowed, slots.locked()))
+        seen.append(("free again", slots._value))
+        return seen
+
+    assert asyncio.run(scenario()) == [(True, True), (False, False), (False, True), ("free again", 2)]

@@ -6,8 +6,6 @@ the study, so the prose says what this model does, whichever way that goes.
 
 from __future__ import annotations
 
-import math
-
 from pneumolib import CLASS_NAMES
 from pneumolib.explain.faithfulness import FaithfulnessStudy
 from pneumolib.explain.study import CORNER_FRACTION, GradCamStudy
@@ -62,19 +60,22 @@ def describe_faithfulness(study: FaithfulnessStudy, share: float = 0.10) -> str:
         return "- No film was called pneumonia: nothing to measure."
     curve = study.deletion_curve().set_index("share_of_lung_area")
     row = curve.loc[min(curve.index, key=lambda s: abs(s - share))]
-    ratio = row["heatmap"] / row["random"] if row["random"] > 1e-9 else math.inf
+    random = row["random"]
     if row["heatmap"] <= 0:
-        deletion = "hiding the hottest pixels does **not** lower it: the map does not mark what the call rests on"
-    elif ratio == math.inf:
-        deletion = "hiding random blobs of the lungs does not lower it at all, hiding the hottest pixels does"
+        deletion = (f"hiding the hottest pixels does **not** lower it (random blobs of the same area: {random:+.3f}): "
+                    "the map does not mark what the call rests on")
+    elif random <= 1e-9:
+        deletion = (f"hiding random blobs of the lungs of the same area does not lower it at all (it moves by "
+                    f"{-random:+.3f}), so no ratio is defined: only the hottest pixels lower it")
     else:
-        deletion = f"that is **{ratio:.1f} times** the drop from hiding random blobs of the lungs of the same area"
+        deletion = (f"that is **{row['heatmap'] / random:.1f} times** the drop from hiding random blobs of the lungs "
+                    f"of the same area ({random:.3f})")
     agreement = study.laterality_agreement()
     top = study.top_zones()
     lines = [
         f"- **{len(table)} films called pneumonia**, every occlusion filled with `{study.fill}`.",
         f"- Hiding the hottest {share:.0%} of the lung area lowers P(pneumonia) by **{row['heatmap']:.3f}** on average; "
-        f"{deletion} ({row['random']:.3f}).",
+        f"{deletion}.",
         f"- The lung holding more heat is the lung whose occlusion lowers P(pneumonia) more in **{agreement:.0%}** "
         "of the films (half would be chance).",
     ]

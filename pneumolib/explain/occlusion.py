@@ -7,10 +7,12 @@ go through the engine in **one batch** of seven, so a request pays one batched f
 seven.
 
 What "carrying no evidence" means is an empirical question: a grey patch in a lung can look like
-an opacity (evidence *for* pneumonia), a black one like hyperinflated lung. The candidate fills
-are listed in :data:`FILLS`; :func:`choose_fill` applies a rule fixed in code before any
-comparison (the fill that moves the scores of films called normal least, i.e. adds the least
-evidence of its own) and the choice is stored with the model's explanation settings.
+an opacity (evidence *for* pneumonia), a black one like hyperinflated lung, and any flat patch
+lacks the texture of normal lung; the ``reference`` fill paints in the texture of a typical normal
+training film instead (:mod:`pneumolib.explain.reference_film`). The candidate fills are listed
+in :data:`FILLS`; :func:`choose_fill` applies a rule fixed in code before any comparison (the fill
+that moves the scores of films called normal least, i.e. adds the least evidence of its own) and
+the choice is stored with the model's explanation settings.
 
 The rule reads the change in the model's **logit**, not in P(pneumonia): films called normal sit
 near P = 0, where the sigmoid flattens every change (at P = 0.001 a logit change of 1 moves P by
@@ -50,9 +52,16 @@ def _black(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.zeros_like(image)
 
 
+def _reference(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Lung texture from a typical normal training film, at this film's exposure (:mod:`.reference_film`)."""
+    from pneumolib.explain.reference_film import matched_reference
+
+    return matched_reference(image)
+
+
 #: name -> (image float (S, S) in [0, 1], the region to hide) -> what the region is filled with.
 FILLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "blur": _blur, "lung_mean": _lung_mean, "grey": _grey, "black": _black,
+    "blur": _blur, "lung_mean": _lung_mean, "grey": _grey, "black": _black, "reference": _reference,
 }
 
 
@@ -74,9 +83,19 @@ def logits_of(engine: Engine, images: np.ndarray) -> np.ndarray:
     return margin_logits(engine.run(np.asarray(images, dtype=np.float32)[:, None], ("logits",))["logits"])
 
 
-def probabilities(engine: Engine, images: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Calibrated P(pneumonia) of float images (N, S, S) in [0, 1], one batched pass."""
-    return calibrated_probability(logits_of(engine, images), temperature)
+def probabilities(engine: Engine, images: np.ndarray, temperature: float = 1.0, workers: int = 1) -> np.ndarray:
+    """Calibrated P(pneumonia) of float images (N, S, S) in [0, 1]: one batched pass, or ``workers``
+    passes over equal parts of the batch run side by side (each engine call keeps its own threads, so
+    two workers use two cores where one call would use one)."""
+    images = np.asarray(images, dtype=np.float32)
+    parts = min(max(1, workers), len(images))
+    if parts == 1:
+        return calibrated_probability(logits_of(engine, images), temperature)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="occlusion") as pool:
+        logits = list(pool.map(lambda part: logits_of(engine, part), np.array_split(images, parts)))
+    return calibrated_probability(np.concatenate(logits), temperature)
 
 
 @dataclass(frozen=True)
@@ -120,15 +139,16 @@ class ZoneReport:
 
 def zone_report(engine: Engine, image: np.ndarray, zones: LungZones, fill: str = DEFAULT_FILL,
                 temperature: float = 1.0, heatmap: np.ndarray | None = None,
-                probability: float | None = None) -> ZoneReport:
+                probability: float | None = None, workers: int = 1) -> ZoneReport:
     """Occlude each of the six zones of ``image`` (S, S float in [0, 1]) in one batch: of six when the
-    film's own calibrated ``probability`` is given (a prediction already scored it), else of seven."""
+    film's own calibrated ``probability`` is given (a prediction already scored it), else of seven;
+    ``workers`` > 1 splits that batch into as many parts scored side by side."""
     image = np.asarray(image, dtype=np.float32)
     hidden = occluded(image, zones.masks, fill)
     if probability is None:
-        probs = probabilities(engine, np.concatenate([image[None], hidden]), temperature)
+        probs = probabilities(engine, np.concatenate([image[None], hidden]), temperature, workers)
     else:
-        probs = np.concatenate([[probability], probabilities(engine, hidden, temperature)])
+        probs = np.concatenate([[probability], probabilities(engine, hidden, temperature, workers)])
     shares = [None] * len(ZONE_NAMES)
     if heatmap is not None:
         from pneumolib.explain.zones import heat_per_zone

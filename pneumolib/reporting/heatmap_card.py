@@ -28,8 +28,9 @@ def render_heatmap_section(summary: Mapping[str, Any] | None) -> str:
     lines = [GENERATED_NOTE, "",
              f"Official test split, {summary['films']} films; heatmaps of the class called at the "
              f"`{summary['operating_point']}` point, from a {grid} feature grid; occlusions filled with "
-             f"`{summary['occlusion_fill']}` (chosen on val). {summary['films_called_pneumonia']} films were called "
-             "pneumonia.", ""]
+             f"`{summary['occlusion_fill']}` (chosen on val: of the candidate fills, the one that moves the logit of "
+             f"films called normal least, `pneumolib.explain.occlusion.choose_fill`). "
+             f"{summary['films_called_pneumonia']} films were called pneumonia.", ""]
     share, uniform = summary.get("lung_share_called_pneumonia"), summary.get("uniform_share_called_pneumonia")
     if share is not None:
         lines.append(f"- Heat inside the lung outline, films called pneumonia: **{share:.3f}** (a uniform map: "

@@ -162,8 +162,12 @@ class Predictor:
         heatmap: bool = False,
         allow_non_xray: bool = False,
         heatmap_max_side: int = 0,
+        occlusion_workers: int = 1,
     ) -> Prediction:
-        """Gate, score and threshold one image; raises :class:`NotAChestXray` when gated out."""
+        """Gate, score and threshold one image; raises :class:`NotAChestXray` when gated out.
+
+        ``occlusion_workers``: how many engine calls may score the lung zones' occlusions side by
+        side (the service passes 2 when an inference slot stands idle, see ``serving.app``)."""
         if operating_point not in self.operating_points:
             raise ValueError(f"unknown operating point {operating_point!r}")
         canonical = self.model_input(image)
@@ -192,7 +196,7 @@ class Predictor:
                              "itself is unaffected")
             else:
                 try:
-                    regions = self.regions(canonical, square, called_pneumonia, probability)
+                    regions = self.regions(canonical, square, called_pneumonia, probability, occlusion_workers)
                 except Exception:
                     logger.exception("lung-zone occlusion failed")
                     notes.append("the lung zones could not be measured for this image; the prediction "
@@ -201,14 +205,14 @@ class Predictor:
                           gate_overridden=not gate.passed, heatmap_png=png, warnings=notes, regions=regions)
 
     def regions(self, canonical: np.ndarray, heatmap: np.ndarray, called_pneumonia: bool,
-                probability: float | None = None) -> dict[str, Any]:
+                probability: float | None = None, workers: int = 1) -> dict[str, Any]:
         """The six lung zones of the model's input, each one's occlusion effect (one batch of six
         through the engine, the film's own ``probability`` reused), its share of the heatmap and its
         outline, largest effect first."""
         zones = lung_zones(canonical)
         fill = str(self.metadata.get("explanation", {}).get("occlusion_fill", DEFAULT_FILL))
         report = zone_report(self.engine, canonical.astype(np.float32) / 255.0, zones, fill, self.temperature, heatmap,
-                             probability)
+                             probability, workers)
         body = report.as_dict(called_pneumonia)
         outlines = zone_outlines(zones)
         for zone in body["zones"]:
