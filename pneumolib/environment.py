@@ -45,6 +45,7 @@ API_KEY = "PNEUMO_API_KEY"
 CLIENT_MAX_IN_FLIGHT = "PNEUMO_CLIENT_MAX_IN_FLIGHT"
 CLIENT_RATE_PER_MINUTE = "PNEUMO_CLIENT_RATE_PER_MINUTE"
 CLIENT_BURST = "PNEUMO_CLIENT_BURST"
+HEATMAP_IDLE_SLOT = "PNEUMO_HEATMAP_IDLE_SLOT"
 TUNNEL_LOGIN = "PNEUMO_TUNNEL_LOGIN"
 
 _VARIABLES = [
@@ -81,6 +82,8 @@ _VARIABLES = [
              "service"),
     Variable(CLIENT_RATE_PER_MINUTE, "0 (off)", "Requests a minute per client after the burst.", "service"),
     Variable(CLIENT_BURST, "20", "Requests a client may send at once before the rate applies.", "service"),
+    Variable(HEATMAP_IDLE_SLOT, "1 (0 on a public URL)", "1: a heatmap request borrows an idle inference slot "
+             "for its occlusions.", "service"),
     Variable(TUNNEL_LOGIN, "none (open)", "user:password ngrok asks for (notebook 06; a Colab secret).",
              "service"),
 ]

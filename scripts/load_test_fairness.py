@@ -29,11 +29,14 @@ from _server import default_image, percentile, running_server
 from load_test import request_mix
 
 from pneumolib.notebook.access import PUBLIC_LIMITS as LIMITS
-from pneumolib.serving.settings import CLIENT_BURST_ENV, CLIENT_IN_FLIGHT_ENV, CLIENT_RATE_ENV
+from pneumolib.serving.settings import CLIENT_BURST_ENV, CLIENT_IN_FLIGHT_ENV, CLIENT_RATE_ENV, HEATMAP_IDLE_SLOT_ENV
 
+# The public URL's settings (notebook 06) in every phase, so the phases differ only in the flood
+# and the per-client limits: a heatmap there never borrows an idle slot, quiet or not.
 PUBLIC_LIMITS = {CLIENT_IN_FLIGHT_ENV: str(LIMITS["client_max_in_flight"]),
-                 CLIENT_RATE_ENV: str(LIMITS["client_rate_per_minute"]), CLIENT_BURST_ENV: str(LIMITS["client_burst"])}
-NO_LIMITS = {CLIENT_IN_FLIGHT_ENV: "0", CLIENT_RATE_ENV: "0"}
+                 CLIENT_RATE_ENV: str(LIMITS["client_rate_per_minute"]), CLIENT_BURST_ENV: str(LIMITS["client_burst"]),
+                 HEATMAP_IDLE_SLOT_ENV: str(int(LIMITS["heatmap_idle_slot"]))}
+NO_LIMITS = {**PUBLIC_LIMITS, CLIENT_IN_FLIGHT_ENV: "0", CLIENT_RATE_ENV: "0"}
 
 
 def run_phase(checkpoint: str | None, env: dict[str, str], mix: list, seconds: float, clients: int, pause: float,

@@ -66,6 +66,24 @@ def test_with_no_idle_slot_the_zones_are_measured_in_one_extra_batch():
         assert _batches_of_one_heatmap_request(single) == [1, 6]  # the prediction's pass, then the six together
 
 
+def test_a_public_service_never_borrows_a_slot():
+    from pneumolib.notebook.access import public_settings
+
+    settings = public_settings(ServiceSettings()).settings
+    assert settings.max_concurrency == 2 and not settings.heatmap_idle_slot
+    with TestClient(create_app(tiny_checkpoint(), settings)) as public:
+        assert _batches_of_one_heatmap_request(public) == [1, 6]
+
+
+def test_the_idle_slot_switch_reads_0_or_1_only():
+    from pneumolib.serving.settings import HEATMAP_IDLE_SLOT_ENV
+
+    assert ServiceSettings.from_env({}).heatmap_idle_slot
+    assert not ServiceSettings.from_env({HEATMAP_IDLE_SLOT_ENV: "0"}).heatmap_idle_slot
+    with pytest.raises(ValueError, match="must be 0 .off. or 1 .on."):
+        ServiceSettings.from_env({HEATMAP_IDLE_SLOT_ENV: "yes"})
+
+
 def test_a_slot_is_borrowed_only_when_idle_and_always_returned():
     import asyncio
 

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from pneumolib.notebook.tunnel import LOGIN_NAME, find_login, find_secret
 from pneumolib.serving.settings import API_KEY_ENV, ServiceSettings
 
-#: Per-client limits for a service on a public URL (ServiceSettings field -> value).
-PUBLIC_LIMITS = {"client_max_in_flight": 2, "client_rate_per_minute": 60, "client_burst": 10}
+#: Per-client limits for a service on a public URL (ServiceSettings field -> value). A heatmap
+#: request does not borrow an idle slot there: one visitor's request holds one core, whatever
+#: strangers are sending.
+PUBLIC_LIMITS = {"client_max_in_flight": 2, "client_rate_per_minute": 60, "client_burst": 10,
+                 "heatmap_idle_slot": False}
 
 
 @dataclass(frozen=True)

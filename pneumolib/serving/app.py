@@ -197,7 +197,7 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
             async with state.slots:  # queued uploads wait as spooled files, not as bytes in memory
                 data = await read_upload(file, state.settings.max_upload_bytes)
                 size = len(data)
-                async with idle_slot(state.slots, wanted=heatmap) as borrowed:
+                async with idle_slot(state.slots, wanted=heatmap and state.settings.heatmap_idle_slot) as borrowed:
                     answer = await run_in_threadpool(
                         _answer, predictor, state.settings, data, file.filename, file.content_type,
                         operating_point.value, heatmap, allow_non_xray, 2 if borrowed else 1,

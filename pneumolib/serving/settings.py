@@ -24,6 +24,7 @@ API_KEY_ENV = environment.API_KEY
 CLIENT_IN_FLIGHT_ENV = environment.CLIENT_MAX_IN_FLIGHT
 CLIENT_RATE_ENV = environment.CLIENT_RATE_PER_MINUTE
 CLIENT_BURST_ENV = environment.CLIENT_BURST
+HEATMAP_IDLE_SLOT_ENV = environment.HEATMAP_IDLE_SLOT
 MIN_API_KEY_LENGTH = 16
 
 
@@ -60,6 +61,11 @@ class ServiceSettings:
     """Sustained requests per minute per client after a burst of ``client_burst`` (0: no rate
     limit, the local default; notebook 06 sets one before opening a public tunnel)."""
     client_burst: int = 20
+    heatmap_idle_slot: bool = True
+    """A heatmap request that finds an inference slot idle borrows it and scores its six occlusions
+    on two cores (about 1.7x faster on 2 cores; see ``serving.app.idle_slot``). Off on a public URL
+    (notebook 06), where one visitor should not take both cores and a heatmap's speed should not
+    depend on whether strangers happen to be sending films."""
 
     def __post_init__(self) -> None:
         engine_preference(self.engine)  # raises on an unknown engine name
@@ -77,7 +83,7 @@ class ServiceSettings:
         """Defaults overridden by ``PNEUMO_MAX_UPLOAD_BYTES``, ``PNEUMO_MAX_PIXELS``,
         ``PNEUMO_MAX_CONCURRENCY``, ``PNEUMO_HEATMAP_MAX_SIDE``, ``PNEUMO_TORCH_THREADS``,
         ``PNEUMO_ENGINE``, ``PNEUMO_API_KEY``, ``PNEUMO_CLIENT_MAX_IN_FLIGHT``,
-        ``PNEUMO_CLIENT_RATE_PER_MINUTE`` and ``PNEUMO_CLIENT_BURST``."""
+        ``PNEUMO_CLIENT_RATE_PER_MINUTE``, ``PNEUMO_CLIENT_BURST`` and ``PNEUMO_HEATMAP_IDLE_SLOT``."""
         env = environ  # None: the process environment (pneumolib.environment.read)
         defaults = cls()
         return cls(
@@ -91,6 +97,7 @@ class ServiceSettings:
             client_max_in_flight=_int(env, CLIENT_IN_FLIGHT_ENV, defaults.client_max_in_flight, 0),
             client_rate_per_minute=_int(env, CLIENT_RATE_ENV, int(defaults.client_rate_per_minute), 0),
             client_burst=_int(env, CLIENT_BURST_ENV, defaults.client_burst, 1),
+            heatmap_idle_slot=_flag(env, HEATMAP_IDLE_SLOT_ENV, defaults.heatmap_idle_slot),
         )
 
     def inference_threads(self) -> int:
@@ -107,6 +114,15 @@ def _engine(env: Mapping[str, str] | None, default: str) -> str:
         return engine_preference(raw or default)
     except ValueError:
         raise ValueError(f"{ENGINE_ENV}={raw!r} is not an inference engine; use auto, onnx or torch") from None
+
+
+def _flag(env: Mapping[str, str] | None, name: str, default: bool) -> bool:
+    raw = (environment.read(name, env) or "").strip()
+    if not raw:
+        return default
+    if raw not in {"0", "1"}:
+        raise ValueError(f"{name}={raw!r} must be 0 (off) or 1 (on)")
+    return raw == "1"
 
 
 def _int(env: Mapping[str, str] | None, name: str, default: int, low: int) -> int:
