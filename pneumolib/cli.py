@@ -15,7 +15,8 @@ from pneumolib.workflows import dataset, model, reporting, service
 from pneumolib.workflows.inputs import DataInputs
 
 RECIPE = ("architecture", "epochs", "image_size", "batch_size", "learning_rate", "weights_path", "init_checkpoint",
-          "warmup_epochs", "patience", "seed", "max_images_per_split", "ema_decay", "lung_guidance")
+          "warmup_epochs", "patience", "seed", "max_images_per_split", "ema_decay", "lung_guidance",
+          "lung_guidance_margin")
 """``train`` options that are ``TrainConfig`` fields of the same name."""
 AUGMENT = ("jpeg_probability", "clahe_probability", "border_erase_probability", "max_border_fraction")
 """``train`` options that are ``AugmentConfig`` fields of the same name."""
@@ -70,6 +71,8 @@ def _add_train(commands: Any) -> None:
                         help="validate and save an exponential moving average of the weights (e.g. 0.998; default: off)")
     recipe.add_argument("--lung-guidance", type=float, metavar="WEIGHT",
                         help="weight of the loss term that keeps the evidence on the lung fields (e.g. 0.5; default 0)")
+    recipe.add_argument("--lung-guidance-margin", type=int, metavar="PX",
+                        help="widen the guidance's lung masks by this many pixels (default 0)")
     recipe.add_argument("--max-images", dest="max_images_per_split", type=int, metavar="N",
                         help="at most this many images per split, half per class (a quick run)")
     augment = train.add_argument_group("augmentation")

@@ -70,3 +70,14 @@ def test_guided_training_records_the_outside_share(fixture_build, tmp_path):
     assert 0.0 < share < 1.0
     (masks,) = (tmp_path / "cache").glob("lung_masks_*.npy")  # keyed like the image array it belongs to
     assert (tmp_path / "cache" / masks.name.replace("lung_masks_", "images_")).is_file()
+
+
+def test_a_margin_widens_the_masks_and_only_outward():
+    from pneumolib.training.lung_guidance import widened
+
+    masks = np.zeros((2, 40, 40), np.uint8)
+    masks[0, 10:30, 5:15] = 1
+    grown = widened(masks, 3)
+    assert grown.shape == masks.shape and not grown[1].any()
+    assert (grown[0] >= masks[0]).all() and grown[0, 10:30, 2:18].all() and not grown[0, 10:30, 19:].any()
+    assert np.array_equal(widened(masks, 0), masks)

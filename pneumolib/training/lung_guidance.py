@@ -59,6 +59,18 @@ def mask_cache_file(cache_dir: str | os.PathLike | None, paths: list[str], size:
     return None if cache_dir is None else Path(cache_dir) / f"lung_masks_{size}px_{cache_key(paths, size, jpeg_quality)}.npy"
 
 
+def widened(masks: np.ndarray, margin: int) -> np.ndarray:
+    """(N, H, W) uint8 masks grown by ``margin`` pixels (a disc): with a margin, evidence along the
+    lungs' borders (the heart's edge, the diaphragm, the hila) costs nothing, and only evidence well
+    outside the lungs (the film's frame, labels, the abdomen) is penalised."""
+    import cv2
+
+    if margin <= 0:
+        return np.asarray(masks)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    return np.stack([cv2.dilate(np.asarray(mask, dtype=np.uint8), kernel) for mask in masks])
+
+
 def evidence_map(features: torch.Tensor, head: torch.nn.Linear) -> torch.Tensor:
     """(B, h, w) class activation map of pneumonia against normal from a (B, C, h, w) feature map.
 

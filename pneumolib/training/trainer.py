@@ -68,6 +68,7 @@ class TrainConfig:
     augment_config: dict[str, Any] = field(default_factory=lambda: asdict(AugmentConfig()))
     ema_decay: float | None = None  # e.g. 0.998: validate and save an exponential moving average of the weights
     lung_guidance: float = 0.0  # weight of the outside-the-lungs evidence term (see training.lung_guidance)
+    lung_guidance_margin: int = 0  # pixels the guidance masks are widened by (evidence at the lungs' edge is free)
 
 
 @dataclass
@@ -317,7 +318,12 @@ def _lung_masks(config: TrainConfig, train_data: SplitArrays, cache_dir: str | o
         if world.is_main:
             lung_mask_array(train_data.images, cache, progress)
         distributed.barrier(world)
-    return lung_mask_array(train_data.images, cache, progress and world.is_main)
+    masks = lung_mask_array(train_data.images, cache, progress and world.is_main)
+    if config.lung_guidance_margin > 0:
+        from pneumolib.training.lung_guidance import widened
+
+        masks = widened(masks, config.lung_guidance_margin)
+    return masks
 
 
 def _read_resume_state(last_path: Path, resume: bool, world: World) -> dict[str, Any] | None:
