@@ -93,6 +93,7 @@ from pneumolib.data.release.locate import find_dataset_root
 from pneumolib.data.split.manifest import manifest_for_data
 from pneumolib.explain import figures
 from pneumolib.explain.describe import describe_focus
+from pneumolib.explain.occlusion import occlusion_fill_of
 from pneumolib.explain.study import study_split
 from pneumolib.explain.target_layers import target_layer_name
 from pneumolib.inference import engine_for_checkpoint
@@ -104,7 +105,7 @@ checkpoint, source = find_checkpoint()
 engine, model, metadata = engine_for_checkpoint(checkpoint)  # ONNX Runtime on a CPU, PyTorch on a GPU
 print(f"model: {checkpoint.name} ({source}); inference engine: {engine.name}")
 print(f"{describe_architecture(metadata)} at {metadata['image_size']} px; Grad-CAM layer: {target_layer_name(model)}")
-fill = metadata.get("explanation", {}).get("occlusion_fill", "blur")  # chosen on val by finalize (notebook 03)
+fill = occlusion_fill_of(metadata)  # chosen on val by finalize (notebook 03)
 print(f"occlusion fill: {fill} ({metadata.get('explanation', {}).get('chosen_on', 'the default: not chosen on val')})")
 
 # %% [markdown]

@@ -245,3 +245,10 @@ def test_a_known_probability_saves_the_films_own_pass():
     reused = zone_report(engine, film(), zones, "lung_mean", probability=full.probability)
     assert engine.batches == [7, 6]
     assert [c.as_dict() for c in reused.contributions] == [c.as_dict() for c in full.contributions]
+
+
+def test_the_fill_comes_from_the_checkpoints_explanation_settings():
+    from pneumolib.explain.occlusion import DEFAULT_FILL, occlusion_fill_of
+
+    assert occlusion_fill_of({"explanation": {"occlusion_fill": "reference"}}) == "reference"
+    assert occlusion_fill_of({}) == occlusion_fill_of({"explanation": None}) == DEFAULT_FILL

@@ -28,6 +28,8 @@ from pneumolib.engine import Engine, calibrated_probability
 
 MAX_MOVE = 0.03
 MOVE_QUANTILE = 0.95
+MOVE_COLUMN = f"p{round(100 * MOVE_QUANTILE)}_move"
+"""The check's column for that quantile of the moves (``p95_move``)."""
 
 #: The re-encodes of stress val, plus a hard quality-30 save: name -> (Pillow mode, save options).
 VARIANTS: dict[str, tuple[str, dict]] = {**REENCODINGS, "JPEG q30": ("L", {"quality": 30})}
@@ -64,7 +66,7 @@ def reencoding_check(engine: Engine, films: Sequence[np.ndarray], size: int, jpe
     for variant in variants:
         values = np.asarray(moves[variant])
         quantile = float(np.quantile(values, MOVE_QUANTILE)) if values.size else float("nan")
-        rows.append({"variant": variant, "films": len(values), f"p{round(100 * MOVE_QUANTILE)}_move": quantile,
+        rows.append({"variant": variant, "films": len(values), MOVE_COLUMN: quantile,
                      "max_move": float(values.max()) if values.size else float("nan"),
                      "flips": flips[variant], "flip_rate": flips[variant] / max(len(values), 1)})
     return pd.DataFrame(rows)
@@ -77,8 +79,8 @@ MAX_FLIP_RATE: dict[str, float] = {**{name: 0.0 for name in REENCODINGS}, "JPEG 
 
 def check_verdicts(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with a ``meets`` column: the move target holds for the q95 saves, every flip limit holds."""
-    quantile = f"p{round(100 * MOVE_QUANTILE)}_move"
-    moves_ok = [(variant not in REENCODINGS) or value <= MAX_MOVE for variant, value in zip(table["variant"], table[quantile])]
+    moves_ok = [(variant not in REENCODINGS) or value <= MAX_MOVE
+                for variant, value in zip(table["variant"], table[MOVE_COLUMN])]
     flips_ok = [rate <= MAX_FLIP_RATE.get(variant, 0.0) for variant, rate in zip(table["variant"], table["flip_rate"])]
     return table.assign(meets=[a and b for a, b in zip(moves_ok, flips_ok)])
 

@@ -21,14 +21,16 @@ under 0.002), so in probability units all fills look neutral and the ranking amo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 import pandas as pd
 
 from pneumolib.engine import Engine, calibrated_probability, margin_logits
+from pneumolib.explain.reference_film import matched_reference
 from pneumolib.explain.zones import ZONE_NAMES, LungZones
 
 DEFAULT_FILL = "blur"
@@ -54,8 +56,6 @@ def _black(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _reference(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Lung texture from a typical normal training film, at this film's exposure (:mod:`.reference_film`)."""
-    from pneumolib.explain.reference_film import matched_reference
-
     return matched_reference(image)
 
 
@@ -63,6 +63,11 @@ def _reference(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 FILLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "blur": _blur, "lung_mean": _lung_mean, "grey": _grey, "black": _black, "reference": _reference,
 }
+
+
+def occlusion_fill_of(metadata: Mapping[str, Any]) -> str:
+    """The fill a finalized checkpoint's metadata names (chosen on val), else :data:`DEFAULT_FILL`."""
+    return str((metadata.get("explanation") or {}).get("occlusion_fill", DEFAULT_FILL))
 
 
 def occluded(image: np.ndarray, masks: np.ndarray, fill: str = DEFAULT_FILL) -> np.ndarray:
@@ -169,20 +174,19 @@ def fill_neutrality(engine: Engine, images: Sequence[np.ndarray], zones: Sequenc
     sign (> 0: the fill reads as pneumonia).
     """
     films = [np.asarray(image, dtype=np.float32) for image in images]
-    base = logits_of(engine, np.stack(films)) if films else np.zeros(0)
+    if not films:
+        columns = ("mean_abs_logit_change", "mean_logit_change", "mean_abs_change", "max_abs_change")
+        return pd.DataFrame([{"fill": fill, **dict.fromkeys(columns, float("nan")), "films": 0} for fill in fills])
+    base = logits_of(engine, np.stack(films))
     rows = []
     for fill in fills:
         after = [logits_of(engine, occluded(image, film_zones.masks, fill)) for image, film_zones in zip(films, zones)]
-        moved = np.concatenate([a - b for a, b in zip(after, base)]) if after else np.zeros(0)
-        prob_moved = np.concatenate([calibrated_probability(a, temperature) - calibrated_probability(b, temperature)
-                                     for a, b in zip(after, base)]) if after else np.zeros(0)
-        empty = not moved.size
-        rows.append({"fill": fill,
-                     "mean_abs_logit_change": float("nan") if empty else float(np.abs(moved).mean()),
-                     "mean_logit_change": float("nan") if empty else float(moved.mean()),
-                     "mean_abs_change": float("nan") if empty else float(np.abs(prob_moved).mean()),
-                     "max_abs_change": float("nan") if empty else float(np.abs(prob_moved).max()),
-                     "films": len(films)})
+        moved = np.concatenate([a - b for a, b in zip(after, base)])
+        prob_moved = np.abs(np.concatenate([calibrated_probability(a, temperature) - calibrated_probability(b, temperature)
+                                            for a, b in zip(after, base)]))
+        rows.append({"fill": fill, "mean_abs_logit_change": float(np.abs(moved).mean()),
+                     "mean_logit_change": float(moved.mean()), "mean_abs_change": float(prob_moved.mean()),
+                     "max_abs_change": float(prob_moved.max()), "films": len(films)})
     return pd.DataFrame(rows)
 
 

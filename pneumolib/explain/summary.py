@@ -18,7 +18,7 @@ from torch import nn
 from pneumolib.constants import DEFAULT_OPERATING_POINT
 from pneumolib.engine import Engine, to_model_input
 from pneumolib.explain.faithfulness import faithfulness_of_study
-from pneumolib.explain.occlusion import DEFAULT_FILL
+from pneumolib.explain.occlusion import occlusion_fill_of
 from pneumolib.explain.study import FilmReader, study_images
 
 
@@ -29,7 +29,7 @@ def heatmap_summary(engine: Engine, model: nn.Module, metadata: Mapping[str, Any
     threshold = float(metadata["operating_points"][operating_point]["threshold"])
     study = study_images(model, images, labels, paths, read_film, float(metadata.get("temperature", 1.0)),
                          threshold, operating_point, engine=engine, progress=progress)
-    fill = str(metadata.get("explanation", {}).get("occlusion_fill", DEFAULT_FILL))
+    fill = occlusion_fill_of(metadata)
     faith = faithfulness_of_study(engine, study, dict(subtypes), fill, progress=progress)
     called = study.table[study.table["predicted"] == 1].dropna(subset=["inside_share"])
     grid = engine.run(to_model_input(np.asarray(images[:1])), ("feature_map",))["feature_map"].shape[-2:]

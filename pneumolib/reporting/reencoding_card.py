@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pneumolib.evaluation.reencoding import MAX_FLIP_RATE, MAX_MOVE, MOVE_QUANTILE
+from pneumolib.evaluation.reencoding import MAX_FLIP_RATE, MAX_MOVE, MOVE_COLUMN, MOVE_QUANTILE
 from pneumolib.project_paths import REENCODING_RECORD
 from pneumolib.reporting.markdown import GENERATED_NOTE
-
-QUANTILE_COLUMN = f"p{round(100 * MOVE_QUANTILE)}_move"
 
 
 def read_reencoding_record(path: str | os.PathLike | None) -> pd.DataFrame | None:
@@ -30,7 +28,7 @@ def _merged_variants(rows: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     groups: dict[tuple, list[str]] = {}
     first: dict[tuple, pd.Series] = {}
     for _, row in rows.iterrows():
-        key = (row["films"], round(float(row[QUANTILE_COLUMN]), 6), round(float(row["max_move"]), 6), int(row["flips"]))
+        key = (row["films"], round(float(row[MOVE_COLUMN]), 6), round(float(row["max_move"]), 6), int(row["flips"]))
         groups.setdefault(key, []).append(str(row["variant"]))
         first.setdefault(key, row)
     return [(", ".join(names), first[key]) for key, names in groups.items()]
@@ -58,7 +56,7 @@ def render_reencoding_section(record: pd.DataFrame | None, model_sha256: str) ->
         rows = record[record["sha256"] == sha]
         name = "this model" if sha == model_sha256 else f"{rows['checkpoint'].iloc[0]} (sha256 {sha[:12]}...)"
         for variant, row in _merged_variants(rows):
-            lines.append(f"| {name} | {variant} | {int(row['films'])} | {float(row[QUANTILE_COLUMN]):.4f} "
+            lines.append(f"| {name} | {variant} | {int(row['films'])} | {float(row[MOVE_COLUMN]):.4f} "
                          f"| {float(row['max_move']):.3f} | {int(row['flips'])} ({100 * float(row['flip_rate']):.2f} %) "
                          f"| {'met' if bool(row['meets']) else 'missed'} |")
     return "\n".join(lines)

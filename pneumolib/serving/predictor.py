@@ -28,7 +28,7 @@ from pneumolib.decode.errors import NotAChestXray
 from pneumolib.decode.image import DecodedImage
 from pneumolib.engine import Engine, create_engine, margin_logits, to_model_input, with_views
 from pneumolib.explain.linear_head_cam import LinearHeadCAM
-from pneumolib.explain.occlusion import DEFAULT_FILL, zone_report
+from pneumolib.explain.occlusion import occlusion_fill_of, zone_report
 from pneumolib.explain.zones import lung_zones, zone_outlines
 from pneumolib.file_digest import file_sha256
 from pneumolib.gate.mahalanobis import MahalanobisGate
@@ -210,8 +210,8 @@ class Predictor:
         through the engine, the film's own ``probability`` reused), its share of the heatmap and its
         outline, largest effect first."""
         zones = lung_zones(canonical)
-        fill = str(self.metadata.get("explanation", {}).get("occlusion_fill", DEFAULT_FILL))
-        report = zone_report(self.engine, canonical.astype(np.float32) / 255.0, zones, fill, self.temperature, heatmap,
+        report = zone_report(self.engine, canonical.astype(np.float32) / 255.0, zones, occlusion_fill_of(self.metadata),
+                             self.temperature, heatmap,
                              probability, workers)
         body = report.as_dict(called_pneumonia)
         outlines = zone_outlines(zones)
