@@ -190,6 +190,7 @@ from pneumolib.data.inputs.augment import AugmentConfig, augment_batch
 from pneumolib.engine import autocast_dtype, to_model_input
 from pneumolib.models import create_model
 from pneumolib.training.schedule import warmup_cosine
+from pneumolib.training.trainer import backward_and_step
 
 train_data = load_split(manifest, "train", root, config.image_size, config.jpeg_quality,
                         config.max_images_per_split, cache_dir(), progress=False)
@@ -209,14 +210,7 @@ for step in range(2):  # the same batch twice: the second loss shows what one st
     with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
         logits = student(images)
     loss = F.cross_entropy(logits.float(), labels, weight=weights, label_smoothing=config.label_smoothing)
-    optimizer.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        loss.backward()
-        optimizer.step()
+    backward_and_step(loss, optimizer, scaler)  # zero the gradients, backward, step (through the scaler)
     print(f"step {step + 1}: weighted loss {loss.item():.4f} on {len(rows)} films "
           f"({int(labels.sum())} pneumonia), learning rate {scheduler.get_last_lr()[0]:.2e}")
     scheduler.step()

@@ -36,6 +36,13 @@ def _figure_and_axes(ax: Axes | None, size: tuple[float, float] = (5.0, 5.0)) ->
     return fig, fig.add_subplot()
 
 
+def _mark_operating_points(ax: Axes, labels: np.ndarray, probs: np.ndarray, operating_points: Mapping[str, float] | None,
+                           position: Callable[[dict], tuple[float, float]]) -> None:
+    """One marker per named threshold, placed by ``position(metrics at that threshold)``."""
+    for marker, (name, threshold) in zip(_MARKERS * 4, (operating_points or {}).items()):
+        x, y = position(binary_metrics(labels, probs, threshold))
+        ax.plot(x, y, marker=marker, linestyle="none", markersize=8, label=f"{name} (t={threshold:.3g})")
+
 def plot_roc(
     y: Sequence[int] | np.ndarray,
     prob: Sequence[float] | np.ndarray,
@@ -51,10 +58,7 @@ def plot_roc(
     auc = binary_metrics(labels, probs)["roc_auc"]
     ax.plot(fpr, tpr, label=f"{label} (AUC {auc:.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="chance")
-    for marker, (name, threshold) in zip(_MARKERS * 4, (operating_points or {}).items()):
-        m = binary_metrics(labels, probs, threshold)
-        ax.plot(1 - m["specificity"], m["sensitivity"], marker=marker, linestyle="none",
-                markersize=8, label=f"{name} (t={threshold:.3g})")
+    _mark_operating_points(ax, labels, probs, operating_points, lambda m: (1 - m["specificity"], m["sensitivity"]))
     ax.set(xlabel="1 - specificity (false positive rate)", ylabel="sensitivity",
            xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), title="ROC curve")
     ax.legend(loc="lower right", fontsize="small")
@@ -75,10 +79,7 @@ def plot_precision_recall(
     precision, recall, _ = precision_recall_curve(labels, probs)
     ax.plot(recall, precision, label=label)
     ax.axhline(labels.mean(), linestyle="--", color="grey", linewidth=0.8, label="prevalence")
-    for marker, (name, threshold) in zip(_MARKERS * 4, (operating_points or {}).items()):
-        m = binary_metrics(labels, probs, threshold)
-        ax.plot(m["sensitivity"], m["precision"], marker=marker, linestyle="none",
-                markersize=8, label=f"{name} (t={threshold:.3g})")
+    _mark_operating_points(ax, labels, probs, operating_points, lambda m: (m["sensitivity"], m["precision"]))
     ax.set(xlabel="recall (sensitivity)", ylabel="precision (PPV)",
            xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), title="Precision-recall curve")
     ax.legend(loc="lower left", fontsize="small")
