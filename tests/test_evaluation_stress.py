@@ -143,3 +143,24 @@ def test_a_new_model_replaces_the_shipped_one_only_when_the_rule_says_so(capsys)
     assert not replace and decision.endswith("better on nothing")
     with pytest.raises(KeyError):
         replaces_reference(same, "nothing")
+
+
+def test_maps_that_point_to_the_wrong_lung_more_often_do_not_replace():
+    from pneumolib.evaluation.selection import CandidateRecord, replaces_reference, select_candidate
+
+    def record(name, laterality, reference=False):
+        return CandidateRecord(name, f"{name}.pt", 0.5, 1.0, pd.DataFrame(), lung_share=0.5, laterality=laterality,
+                               reference=reference, summary={"worst_flip_rate": 0.019 if not reference else 0.021,
+                                                             "mean_flip_rate": 0.01, "mean_stress_auc": 0.9964,
+                                                             "worst_stress_auc": 0.995, "clean_auc": 0.9968})
+
+    shipped = record("shipped", 0.66, reference=True)
+    replace, decision = replaces_reference(select_candidate([record("pair", 0.33), shipped], verbose=False),
+                                           "shipped", verbose=False)
+    assert not replace and "laterality 0.33 vs 0.66" in decision and "fails: heatmap laterality no worse" in decision
+    replace, decision = replaces_reference(select_candidate([record("pair", 0.651), shipped], verbose=False),
+                                           "shipped", verbose=False)  # the same step of 0.05: not worse
+    assert replace
+    replace, decision = replaces_reference(select_candidate([record("pair", float("nan")), shipped], verbose=False),
+                                           "shipped", verbose=False)  # not measured (--no-lung-share): no check
+    assert replace and "laterality" not in decision

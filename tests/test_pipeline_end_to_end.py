@@ -52,6 +52,8 @@ def test_selection_compares_the_run_on_val_and_stress_val(trained, fixture_build
     assert selection.table["same_split"].all() and selection.table["eligible"].any()
     lung = selection.table["lung_share"].dropna()
     assert ((lung >= 0) & (lung <= 1)).all()
+    measured = selection.table.dropna(subset=["lung_share"])  # laterality is measured on the same films
+    assert measured["laterality"].between(0, 1).all()
 
 
 def test_an_ensemble_of_the_run_finalizes_like_one_network(trained, fixture_build):

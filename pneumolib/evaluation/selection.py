@@ -20,7 +20,11 @@ The rule (:func:`select_candidate`), in order:
 4. **Where it looks:** the highest share of heat inside the lungs for films called pneumonia.
 5. Then the later candidate in the order given (the more annealed epoch).
 
-It prints every candidate's figures and the decision, and returns both.
+It prints every candidate's figures and the decision, and returns both. Beside the lung share it
+records the heatmap's **laterality** on the same films (:func:`heatmap_measures_on`): does the
+hotter lung match the lung whose occlusion lowers P(pneumonia) more? The selection rule does not
+rank by it; the replacement rule (:func:`replaces_reference`) vetoes a model whose maps point to
+the wrong lung more often than the shipped model's do.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 AUC_TOLERANCE = 0.005
 FLIP_STEP = 0.005
 AUC_STEP = 0.001
+LATERALITY_STEP = 0.05  # about 20 of the ~390 val films called pneumonia
+#: The fill that hides a lung for the laterality measure: fixed, so that candidates not yet
+#: finalized (no fill chosen on val) and the shipped model are measured alike.
+SELECTION_FILL = "reference"
 
 
 @dataclass
@@ -61,6 +69,7 @@ class CandidateRecord:
     temperature: float
     stress: pd.DataFrame
     lung_share: float = math.nan  # mean Grad-CAM mass inside the lungs, val films called pneumonia
+    laterality: float = math.nan  # share of those films whose hotter lung is the one whose occlusion matters more
     summary: dict[str, float] = field(default_factory=dict)
     same_split: bool = True  # trained on the split being selected on (else a reference only)
     reference: bool = False  # shown for comparison, never chosen
@@ -70,8 +79,8 @@ class CandidateRecord:
             self.summary = stress_summary(self.stress)
 
     def row(self) -> dict[str, Any]:
-        return {"candidate": self.name, **self.summary, "lung_share": self.lung_share, "same_split": self.same_split,
-                "reference": self.reference}
+        return {"candidate": self.name, **self.summary, "lung_share": self.lung_share,
+                "laterality": self.laterality, "same_split": self.same_split, "reference": self.reference}
 
     @property
     def choosable(self) -> bool:
@@ -120,17 +129,18 @@ def balanced_threshold(metadata: dict[str, Any], labels: np.ndarray, clean_prob:
 
 
 def measure_candidate(checkpoint: str | os.PathLike, stress: StressSet, name: str | None = None,
-                      lung_share_fn: Any = None, device: str | torch.device = "cpu",
+                      heatmap_fn: Any = None, device: str | torch.device = "cpu",
                       progress: bool = True) -> CandidateRecord:
-    """Score one checkpoint on stress val; ``lung_share_fn(model, clean_prob, threshold, engine)`` adds the lung share."""
+    """Score one checkpoint on stress val; ``heatmap_fn(model, clean_prob, threshold, engine)`` adds
+    the lung share and laterality (:func:`heatmap_measures_on`)."""
     engine, model, metadata = engine_for_checkpoint(checkpoint, device)
     temperature = float(metadata.get("temperature", 1.0))
     probabilities = score_stress_set(engine, stress, temperature, device, progress)
     threshold = balanced_threshold(metadata, stress.labels, probabilities[CLEAN])
     record = CandidateRecord(name or Path(checkpoint).stem, str(checkpoint), threshold, temperature,
                              stress_table(stress.labels, probabilities, threshold))
-    if lung_share_fn is not None:
-        record.lung_share = float(lung_share_fn(model, probabilities[CLEAN], threshold, engine))
+    if heatmap_fn is not None:
+        record.lung_share, record.laterality = heatmap_fn(model, probabilities[CLEAN], threshold, engine)
     return record
 
 
@@ -174,8 +184,10 @@ def replaces_reference(selection: Selection, reference: str, verbose: bool = Tru
     A rule fixed before the runs it compares, in the same terms as :func:`select_candidate`: the
     candidate must (1) score a clean val AUC at most :data:`AUC_TOLERANCE` below the reference's,
     (2) flip no more calls under its worst shift (in steps of :data:`FLIP_STEP`) and (3) rank no
-    worse under shift (mean stress-val AUC, in steps of :data:`AUC_STEP`); and it must be better
-    on at least one of flips, ranking under shift, or lung share. Prints its decision.
+    worse under shift (mean stress-val AUC, in steps of :data:`AUC_STEP`), and (4) when both were
+    measured, its heatmaps must point to the wrong lung no more often (laterality, in steps of
+    :data:`LATERALITY_STEP`); and it must be better on at least one of flips, ranking under shift,
+    or lung share. Prints its decision.
     """
     records = {r.name: r for r in selection.records}
     if reference not in records:
@@ -184,11 +196,15 @@ def replaces_reference(selection: Selection, reference: str, verbose: bool = Tru
     flips = (math.floor(new["worst_flip_rate"] / FLIP_STEP + 1e-9), math.floor(old["worst_flip_rate"] / FLIP_STEP + 1e-9))
     ranking = (math.floor(new["mean_stress_auc"] / AUC_STEP + 1e-9), math.floor(old["mean_stress_auc"] / AUC_STEP + 1e-9))
     lung = (selection.chosen.lung_share, records[reference].lung_share)
+    sides = (selection.chosen.laterality, records[reference].laterality)
     checks = {
         "clean val AUC within tolerance": new["clean_auc"] >= old["clean_auc"] - AUC_TOLERANCE,
         "no more worst-shift flips": flips[0] <= flips[1],
         "ranking under shift no worse": ranking[0] >= ranking[1],
     }
+    if not any(math.isnan(v) for v in sides):  # measured for both (not with --no-lung-share)
+        checks["heatmap laterality no worse"] = (math.floor(sides[0] / LATERALITY_STEP + 1e-9)
+                                                 >= math.floor(sides[1] / LATERALITY_STEP + 1e-9))
     better = flips[0] < flips[1] or ranking[0] > ranking[1] or (lung[0] > lung[1])
     replace = all(checks.values()) and better
     failed = [name for name, ok in checks.items() if not ok]
@@ -196,6 +212,7 @@ def replaces_reference(selection: Selection, reference: str, verbose: bool = Tru
                 f"{new['worst_flip_rate']:.1%} vs {old['worst_flip_rate']:.1%}, mean stress AUC "
                 f"{new['mean_stress_auc']:.4f} vs {old['mean_stress_auc']:.4f}, clean val AUC {new['clean_auc']:.4f} vs "
                 f"{old['clean_auc']:.4f}, lung share {lung[0]:.2f} vs {lung[1]:.2f}"
+                + ("" if any(math.isnan(v) for v in sides) else f", laterality {sides[0]:.2f} vs {sides[1]:.2f}")
                 + (f"; fails: {', '.join(failed)}" if failed else "" if better else "; better on nothing"))
     if verbose:
         print(decision)
@@ -215,37 +232,52 @@ def val_stress_set(manifest: pd.DataFrame, data_root: DataRoot, image_size: int,
                             cache_dir=cache_dir, progress=progress)
 
 
-def lung_share_on(stress: StressSet, data_root: DataRoot, progress: bool = True):  # noqa: ANN201
-    """``(model, clean_prob, threshold, engine) -> mean heat share inside the lungs`` of clean val films called pneumonia.
+def heatmap_measures_on(stress: StressSet, data_root: DataRoot, progress: bool = True):  # noqa: ANN201
+    """``(model, clean_prob, threshold, engine) -> (lung share, laterality)`` on clean val films called pneumonia.
 
-    The lung outlines do not depend on the model: they are computed once, on first use, and
-    reused for every candidate.
+    Lung share: the mean share of Grad-CAM heat inside the lungs (outlined on the original film).
+    Laterality: the share of films whose hotter lung (zones of the model's input) is the lung whose
+    occlusion with :data:`SELECTION_FILL` lowers P(pneumonia) more, the measure of the model card's
+    heatmap section. The lung outlines do not depend on the model: they are computed once, on first
+    use, and reused for every candidate.
     """
     from pneumolib.explain.explainers import create_explainer
     from pneumolib.explain.focus import focus_share
     from pneumolib.explain.lung_mask import segment_lungs
+    from pneumolib.explain.occlusion import logits_of, occluded
     from pneumolib.explain.study import FOCUS_HEIGHT, film_reader, shrink_film
+    from pneumolib.explain.zones import SIDES, lung_zones
 
     read = film_reader(data_root)
     masks: dict[int, np.ndarray] = {}
+    sides: dict[int, np.ndarray] = {}
 
-    def share(model: torch.nn.Module, clean_prob: np.ndarray, threshold: float, engine: Engine | None = None) -> float:
+    def measure(model: torch.nn.Module, clean_prob: np.ndarray, threshold: float, engine: Engine) -> tuple[float, float]:
         images = stress.arrays[CLEAN]
         called = np.flatnonzero(clean_prob >= threshold)
         if called.size == 0:
-            return math.nan
+            return math.nan, math.nan
         explainer = create_explainer(model, engine=engine)
-        shares = []
-        for start in tqdm(range(0, called.size, 32), desc="lung share", disable=not progress, leave=False):
+        shares, agree = [], []
+        for start in tqdm(range(0, called.size, 32), desc="lung share, laterality", disable=not progress, leave=False):
             chunk = called[start : start + 32]
             heatmaps = explainer.explain(np.array(images[chunk]), 1, batch_size=32).heatmaps
+            hidden = []
             for index, heatmap in zip(chunk, heatmaps):
                 if index not in masks:
                     masks[index] = segment_lungs(shrink_film(read(stress.paths[index]), FOCUS_HEIGHT)).mask
+                    zones = lung_zones(images[index])
+                    sides[index] = np.stack([zones.side_mask(side) for side in SIDES])
                 shares.append(focus_share(heatmap, masks[index]))
-        return float(np.nanmean(shares))
+                picture = np.asarray(images[index], dtype=np.float32) / 255.0
+                hidden.append(occluded(picture, sides[index], SELECTION_FILL))
+            side_logits = logits_of(engine, np.concatenate(hidden)).reshape(-1, len(SIDES))
+            for index, heatmap, logits in zip(chunk, heatmaps, side_logits):
+                hotter = int(np.argmax([heatmap[mask].sum() for mask in sides[index]]))
+                agree.append(hotter == int(np.argmin(logits)))  # the lower logit: the side whose hiding matters more
+        return float(np.nanmean(shares)), float(np.mean(agree))
 
-    return share
+    return measure
 
 
 def compare_candidates(checkpoints: Sequence[str | os.PathLike], manifest: pd.DataFrame, data_root: DataRoot,
@@ -258,7 +290,7 @@ def compare_candidates(checkpoints: Sequence[str | os.PathLike], manifest: pd.Da
     ``references`` are measured the same way and listed, but never chosen (rule 0)."""
     first = read_checkpoint(checkpoints[0])["metadata"]
     stress = val_stress_set(manifest, data_root, first["image_size"], first["jpeg_quality"], max_images, cache_dir, progress)
-    share = lung_share_on(stress, data_root, progress) if lung_share else None
+    heatmap_fn = heatmap_measures_on(stress, data_root, progress) if lung_share else None
     records = []
     named = [(c, names[i] if names else Path(c).stem, False) for i, c in enumerate(checkpoints)]
     named += [(c, reference_names[i] if reference_names else f"{Path(c).stem} (reference)", True)
@@ -271,7 +303,7 @@ def compare_candidates(checkpoints: Sequence[str | os.PathLike], manifest: pd.Da
                       f"{first['image_size']} px: not compared")
                 continue
             raise ValueError(f"{checkpoint} takes {metadata['image_size']} px inputs; compare like with like")
-        record = measure_candidate(checkpoint, stress, name, share, progress=progress)
+        record = measure_candidate(checkpoint, stress, name, heatmap_fn, progress=progress)
         record.same_split = metadata.get("manifest_digest") == manifest_digest(manifest)
         record.reference = reference
         records.append(record)

@@ -41,6 +41,11 @@ def render_stress_section(stress_val: Mapping[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def _share(value: float | None) -> str:
+    """A share measured beside the rule (lung share, laterality): "n/a" where it was not measured."""
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
 def render_selection_section(record: Mapping[str, Any] | None) -> str:
     """The candidates the selection rule compared, its decision, and the rule's name."""
     if not record:
@@ -49,15 +54,15 @@ def render_selection_section(record: Mapping[str, Any] | None) -> str:
              "Chosen by `pneumolib.evaluation.selection.select_candidate` (rule fixed in code before the runs were "
              "compared; `python -m pneumolib select`). Val and stress val only; the test split played no part.", "",
              "| candidate | eligible | clean val AUC | worst-shift flips | mean flips | mean stress AUC | lowest stress AUC "
-             "| lung share (called pneumonia) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| lung share (called pneumonia) | laterality |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in record["candidates"]:
-        lung = row.get("lung_share")
+        lung, sides = row.get("lung_share"), row.get("laterality")
         eligible = ("yes" if row["eligible"] else "no" if row.get("same_split", True) and not row.get("reference")
                     else "reference: other split" if not row.get("same_split", True) else "reference")
         lines.append(f"| {row['candidate']} | {eligible} | {row['clean_auc']:.4f} "
                      f"| {_pct(row['worst_flip_rate'])} | {_pct(row['mean_flip_rate'])} | {row['mean_stress_auc']:.4f} "
-                     f"| {row['worst_stress_auc']:.4f} | {'n/a' if lung is None else f'{lung:.3f}'} |")
+                     f"| {row['worst_stress_auc']:.4f} | {_share(lung)} | {_share(sides)} |")
     lines += ["", f"Decision: {record['decision']}."]
     for verdict in record.get("replacement") or []:  # `select --reference`: does it replace the shipped model?
         lines += ["", f"Against the model it would replace (`pneumolib.evaluation.selection.replaces_reference`): "
