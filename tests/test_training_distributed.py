@@ -82,14 +82,11 @@ def _few_steps(world: World, batch_size: int, average: bool = True) -> dict[str,
 
 
 def _equivalence_worker(rank: int, world_size: int, port: int, batch_size: int, out: str) -> None:
-    world = _join_group(rank, world_size, port)
-    try:
+    with distributed.membership(_join_group(rank, world_size, port)) as world:
         averaged = _few_steps(world, batch_size)
         alone = _few_steps(world, batch_size, average=False)  # each rank steps on its own gradients
         if world.is_main:
             torch.save({"averaged": averaged, "alone": alone}, out)
-    finally:
-        distributed.teardown(world)
 
 
 def _max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
@@ -171,8 +168,7 @@ def test_sync_batchnorm_keeps_the_checkpoint_format():
 
 
 def _resume_worker(rank: int, world_size: int, port: int, root: str, manifest_csv: str, out: str) -> None:
-    world = _join_group(rank, world_size, port)  # train() uses this group and leaves it to its owner
-    try:
+    with distributed.membership(_join_group(rank, world_size, port)):  # train() uses this group, leaves it to its owner
         manifest = load_manifest(manifest_csv)
         config = TrainConfig(architecture="efficientnet_lite0", pretrained=False, image_size=32, batch_size=4, epochs=2,
                              seed=5, keep_epoch_checkpoints=False)
@@ -180,8 +176,6 @@ def _resume_worker(rank: int, world_size: int, port: int, root: str, manifest_cs
         train(TrainConfig(**{**config.__dict__, "epochs": 1}), manifest, root, Path(out) / "resumed", progress=False)
         resumed = train(config, manifest, root, Path(out) / "resumed", progress=False)
         assert list(resumed.history["epoch"]) == [1, 2] and resumed.best_epoch == straight.best_epoch
-    finally:
-        distributed.teardown(world)
 
 
 def test_a_resumed_two_process_run_ends_where_an_uninterrupted_one_does(fixture_build, tmp_path):
@@ -235,3 +229,22 @@ def test_torchrun_trains_writes_once_and_resumes(fixture_build, tmp_path):
     config = TrainConfig(pretrained=False, image_size=64, batch_size=4, epochs=3, max_images_per_split=160)
     with pytest.raises(ValueError, match="2 process"):  # one process cannot continue a 2-process run
         train(config, fixture_build.manifest, fixture_build.root, out, cache_dir=tmp_path / "cache", progress=False)
+
+
+def test_ranks_leave_together_after_a_normal_end_and_at_once_after_an_error(monkeypatch):
+    calls = []
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(distributed, "barrier", lambda world: calls.append("barrier"))
+    monkeypatch.setattr(distributed.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    owner = World(rank=1, world_size=2, backend="gloo", owns_group=True)
+    with distributed.membership(owner) as world:
+        assert world is owner
+    assert calls == ["barrier", "destroy"]
+    calls.clear()
+    with pytest.raises(RuntimeError), distributed.membership(owner):
+        raise RuntimeError("a rank failed")
+    assert calls == ["destroy"]  # no barrier the other ranks might never reach
+    calls.clear()
+    with distributed.membership(World(world_size=2, backend="gloo", owns_group=False)):
+        pass
+    assert calls == []  # a group the caller made is the caller's to leave

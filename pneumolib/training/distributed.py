@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -152,6 +153,25 @@ def teardown(world: World) -> None:
     """Destroy the process group if :func:`setup` created it (also after an error)."""
     if world.owns_group and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def membership(world: World) -> Iterator[World]:
+    """Leave the group :func:`setup` joined when the block ends: together after a normal end, at once after an error.
+
+    Ranks that finish at different moments (rank 0 still writing files) and destroy their gloo
+    groups unsynchronised can abort a peer's process while it shuts its connections down; a
+    barrier first lets every rank leave a quiet group. After an error there is no barrier: the
+    other ranks may never reach it.
+    """
+    try:
+        yield world
+    except BaseException:
+        teardown(world)
+        raise
+    if world.owns_group and dist.is_initialized():
+        barrier(world)
+    teardown(world)
 
 
 def barrier(world: World) -> None:

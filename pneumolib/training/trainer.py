@@ -278,11 +278,8 @@ def train(
     ``sync_batchnorm`` (None: on with NCCL, i.e. GPUs) computes BatchNorm statistics over the
     global batch; SyncBatchNorm needs GPUs, so on CPUs (gloo) they are each rank's own.
     """
-    world = distributed.setup(pick_device(device))
-    try:
+    with distributed.membership(distributed.setup(pick_device(device))) as world:
         return _train(config, manifest, data_root, Path(out_dir), cache_dir, resume, progress, world, sync_batchnorm)
-    finally:
-        distributed.teardown(world)
 
 
 def _load_splits(config: TrainConfig, manifest: pd.DataFrame, data_root: DataRoot,
