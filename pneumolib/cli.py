@@ -133,7 +133,9 @@ def _add_model_commands(commands: Any) -> None:
     select.add_argument("--names", help="comma-separated names for the candidates (default: file names)")
     select.add_argument("--out", help="selection record JSON (default: <work dir>/selection.json)")
     select.add_argument("--chosen-out", help="copy the chosen checkpoint here")
-    select.add_argument("--no-lung-share", action="store_true", help="skip the Grad-CAM lung share (faster)")
+    select.add_argument("--no-lung-share", action="store_true",
+                        help="skip the heatmap measures, lung share and laterality (faster; then --reference "
+                             "cannot check laterality)")
     select.add_argument("--reference", action="append", default=[], metavar="CHECKPOINT",
                         help="a checkpoint to measure and list beside the candidates, never chosen (repeatable)")
     select.set_defaults(run=lambda a: model.select_checkpoint(
