@@ -75,6 +75,28 @@ def test_health_reports_the_loaded_model(client: TestClient) -> None:
     assert body["inference"]["engine"] == engine  # ONNX Runtime answers on a CPU where installed
 
 
+def test_a_server_answers_health_while_the_model_loads(monkeypatch) -> None:
+    """The ``serve`` command's app: /health answers "still loading" at once, then 200 once loaded."""
+    release, real_load = threading.Event(), Predictor.load
+
+    def slow_load(*args, **kwargs):
+        release.wait(30)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(Predictor, "load", slow_load)
+    with TestClient(create_app(tiny_checkpoint(), ServiceSettings(), load_in_background=True)) as client:
+        waiting = client.get("/health")
+        assert waiting.status_code == 503 and "still loading" in waiting.json()["detail"]
+        assert waiting.headers["Retry-After"] == "30"
+        assert client.post("/predict", files={"file": XRAY}).status_code == 503
+        release.set()
+        for _ in range(300):
+            if (ready := client.get("/health")).status_code == 200:
+                break
+            time.sleep(0.1)
+        assert ready.status_code == 200 and ready.json()["status"] == "ok"
+
+
 def test_model_description(client: TestClient) -> None:
     card = client.get("/model").json()
     assert card["architecture"] == "efficientnet_lite0"

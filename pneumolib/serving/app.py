@@ -61,8 +61,15 @@ class ServiceState:
     slots: asyncio.Semaphore | None = None
 
 
-def create_app(checkpoint: str | os.PathLike | None = None, settings: ServiceSettings | None = None) -> FastAPI:
-    """A new app; ``checkpoint`` overrides :func:`~pneumolib.checkpoint.find_checkpoint`'s search."""
+def create_app(checkpoint: str | os.PathLike | None = None, settings: ServiceSettings | None = None,
+               load_in_background: bool = False) -> FastAPI:
+    """A new app; ``checkpoint`` overrides :func:`~pneumolib.checkpoint.find_checkpoint`'s search.
+
+    ``load_in_background`` (the ``serve`` command): the server accepts connections at once and
+    loads the model beside them, so ``/health`` answers from the first second ("still loading",
+    503 with Retry-After) on a slow or busy machine, instead of staying silent until the model is
+    ready. Without it (tests, notebooks) startup returns with the model loaded.
+    """
     settings = settings or ServiceSettings.from_env()
     state = ServiceState(settings)
 
@@ -70,8 +77,13 @@ def create_app(checkpoint: str | os.PathLike | None = None, settings: ServiceSet
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.slots = asyncio.Semaphore(settings.max_concurrency)
         with cpu_threads(settings.inference_threads()):
-            await run_in_threadpool(_load, state, checkpoint)
-            yield
+            loading = asyncio.ensure_future(run_in_threadpool(_load, state, checkpoint))
+            if not load_in_background:
+                await loading
+            try:
+                yield
+            finally:
+                await loading  # a load still running at shutdown ends first (a thread cannot be cancelled)
 
     app = FastAPI(
         title="pneumolib",

@@ -8,4 +8,4 @@ from __future__ import annotations
 
 from pneumolib.serving.app import create_app
 
-app = create_app()
+app = create_app(load_in_background=True)  # a server: answer /health while the model loads

@@ -20,7 +20,7 @@ def serve(checkpoint: str | None = None, host: str = "127.0.0.1", port: int = 80
         settings = dataclasses.replace(settings, engine=engine)
     print(f"pneumolib API on http://{host}:{port}/  (docs: /docs; not a diagnostic tool)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")  # the request log
-    uvicorn.run(create_app(checkpoint, settings), host=host, port=port, workers=1)
+    uvicorn.run(create_app(checkpoint, settings, load_in_background=True), host=host, port=port, workers=1)
     return 0
 
 
