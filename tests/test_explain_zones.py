@@ -252,3 +252,15 @@ def test_the_fill_comes_from_the_checkpoints_explanation_settings():
 
     assert occlusion_fill_of({"explanation": {"occlusion_fill": "reference"}}) == "reference"
     assert occlusion_fill_of({}) == occlusion_fill_of({"explanation": None}) == DEFAULT_FILL
+
+
+def test_the_hotter_side_is_the_lung_holding_more_heat():
+    from pneumolib.explain.faithfulness import hotter_side
+
+    right, left = np.zeros((8, 8), bool), np.zeros((8, 8), bool)
+    right[:, :4], left[:, 4:] = True, True  # the patient's right lung is the image-left one
+    heat = np.zeros((8, 8))
+    heat[2, 6] = 1.0
+    assert hotter_side(heat, [right, left]) == 1
+    heat[3, 1] = 2.0
+    assert hotter_side(heat, [right, left]) == 0

@@ -43,6 +43,7 @@ def _mark_operating_points(ax: Axes, labels: np.ndarray, probs: np.ndarray, oper
         x, y = position(binary_metrics(labels, probs, threshold))
         ax.plot(x, y, marker=marker, linestyle="none", markersize=8, label=f"{name} (t={threshold:.3g})")
 
+
 def plot_roc(
     y: Sequence[int] | np.ndarray,
     prob: Sequence[float] | np.ndarray,

@@ -242,6 +242,7 @@ def heatmap_measures_on(stress: StressSet, data_root: DataRoot, progress: bool =
     use, and reused for every candidate.
     """
     from pneumolib.explain.explainers import create_explainer
+    from pneumolib.explain.faithfulness import hotter_side
     from pneumolib.explain.focus import focus_share
     from pneumolib.explain.lung_mask import segment_lungs
     from pneumolib.explain.occlusion import logits_of, occluded
@@ -273,8 +274,8 @@ def heatmap_measures_on(stress: StressSet, data_root: DataRoot, progress: bool =
                 hidden.append(occluded(picture, sides[index], SELECTION_FILL))
             side_logits = logits_of(engine, np.concatenate(hidden)).reshape(-1, len(SIDES))
             for index, heatmap, logits in zip(chunk, heatmaps, side_logits):
-                hotter = int(np.argmax([heatmap[mask].sum() for mask in sides[index]]))
-                agree.append(hotter == int(np.argmin(logits)))  # the lower logit: the side whose hiding matters more
+                decisive = int(np.argmin(logits))  # the lower logit: the side whose hiding matters more
+                agree.append(hotter_side(heatmap, sides[index]) == decisive)
         return float(np.nanmean(shares)), float(np.mean(agree))
 
     return measure

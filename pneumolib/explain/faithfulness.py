@@ -52,6 +52,11 @@ def random_blob(lungs: np.ndarray, count: int, rng: np.random.Generator, grid: i
     return hottest(smooth, min(count, int(lungs.sum())))
 
 
+def hotter_side(heatmap: np.ndarray, side_masks: Sequence[np.ndarray]) -> int:
+    """Index (into :data:`SIDES`) of the lung holding more of ``heatmap``'s heat."""
+    return int(np.argmax([float(np.asarray(heatmap)[mask].sum()) for mask in side_masks]))
+
+
 @dataclass
 class FaithfulnessStudy:
     """One row per film: its probability, the drops, the laterality call and the zones."""
@@ -117,8 +122,7 @@ def faithfulness_study(
             row[f"drop_random_{share:.2f}"] = float(drops[2 * i + 1])
         side_drops = drops[2 * len(DELETION_SHARES) : 2 * len(DELETION_SHARES) + 2]
         zone_drops = drops[2 * len(DELETION_SHARES) + 2 :]
-        side_heat = [float(heat[mask].sum()) for mask in sides]
-        row["hot_side"] = SIDES[int(np.argmax(side_heat))]
+        row["hot_side"] = SIDES[hotter_side(heat, sides)]
         row["decisive_side"] = SIDES[int(np.argmax(side_drops))]
         row["top_zone"] = ZONE_NAMES[int(np.argmax(zone_drops))]
         row["mask_source"] = film_zones.source

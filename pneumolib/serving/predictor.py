@@ -211,8 +211,7 @@ class Predictor:
         outline, largest effect first."""
         zones = lung_zones(canonical)
         report = zone_report(self.engine, canonical.astype(np.float32) / 255.0, zones, occlusion_fill_of(self.metadata),
-                             self.temperature, heatmap,
-                             probability, workers)
+                             self.temperature, heatmap, probability, workers)
         body = report.as_dict(called_pneumonia)
         outlines = zone_outlines(zones)
         for zone in body["zones"]:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -63,8 +64,6 @@ def widened(masks: np.ndarray, margin: int) -> np.ndarray:
     """(N, H, W) uint8 masks grown by ``margin`` pixels (a disc): with a margin, evidence along the
     lungs' borders (the heart's edge, the diaphragm, the hila) costs nothing, and only evidence well
     outside the lungs (the film's frame, labels, the abdomen) is penalised."""
-    import cv2
-
     if margin <= 0:
         return np.asarray(masks)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))

@@ -38,7 +38,7 @@ from pneumolib.inference import predict_logits, sigmoid
 from pneumolib.models import ARCHITECTURES, create_model
 from pneumolib.training import distributed
 from pneumolib.training.distributed import SINGLE, World
-from pneumolib.training.lung_guidance import captured_feature_map, evidence_map, outside_lung_share
+from pneumolib.training.lung_guidance import captured_feature_map, evidence_map, outside_lung_share, widened
 from pneumolib.training.schedule import warmup_cosine
 
 
@@ -315,12 +315,7 @@ def _lung_masks(config: TrainConfig, train_data: SplitArrays, cache_dir: str | o
         if world.is_main:
             lung_mask_array(train_data.images, cache, progress)
         distributed.barrier(world)
-    masks = lung_mask_array(train_data.images, cache, progress and world.is_main)
-    if config.lung_guidance_margin > 0:
-        from pneumolib.training.lung_guidance import widened
-
-        masks = widened(masks, config.lung_guidance_margin)
-    return masks
+    return widened(lung_mask_array(train_data.images, cache, progress and world.is_main), config.lung_guidance_margin)
 
 
 def _read_resume_state(last_path: Path, resume: bool, world: World) -> dict[str, Any] | None:
