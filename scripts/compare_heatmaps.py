@@ -5,6 +5,10 @@ on the val split, so models can be compared without a look at the test split: fo
 shipped model against a new run's, each with its own feature grid.
 
     python scripts/compare_heatmaps.py OLD.pt NEW.pt [--names old,new] [--data DIR]
+
+``--scores logit,log_odds`` measures one model's maps of each score (:mod:`pneumolib.explain.scores`);
+``--decide-score`` then also runs the randomisation check on the log-odds maps and prints the
+decision of :func:`pneumolib.explain.scores.prefers_log_odds`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pneumolib.config import cache_dir
 from pneumolib.data.inputs.arrays import load_split
 from pneumolib.data.release.locate import find_dataset_root
 from pneumolib.data.split.manifest import load_manifest
+from pneumolib.explain.randomisation import randomisation_check
+from pneumolib.explain.scores import DEFAULT_SCORE, prefers_log_odds
 from pneumolib.explain.study import film_reader
 from pneumolib.explain.summary import heatmap_summary
 from pneumolib.inference import engine_for_checkpoint
@@ -30,7 +36,13 @@ def main() -> None:
     parser.add_argument("--names", help="comma-separated names (default: file names)")
     parser.add_argument("--data", help="dataset folder (else $PNEUMO_DATA_DIR)")
     parser.add_argument("--json", help="also write every summary to this JSON file")
+    parser.add_argument("--scores", default=DEFAULT_SCORE, help="comma-separated heatmap scores (logit, log_odds)")
+    parser.add_argument("--decide-score", action="store_true",
+                        help="one checkpoint, --scores logit,log_odds: apply the rule that picks the served score")
     args = parser.parse_args()
+    scores = args.scores.split(",")
+    if args.decide_score and (len(args.checkpoints) != 1 or scores != ["logit", "log_odds"]):
+        parser.error("--decide-score takes one checkpoint and --scores logit,log_odds")
     names = args.names.split(",") if args.names else [c.rsplit("/", 1)[-1] for c in args.checkpoints]
     root = find_dataset_root(args.data, download=False)
     manifest = load_manifest()
@@ -39,9 +51,11 @@ def main() -> None:
     for name, checkpoint in zip(names, args.checkpoints):
         engine, model, metadata = engine_for_checkpoint(checkpoint)
         data = load_split(manifest, "val", root, metadata["image_size"], metadata["jpeg_quality"], None, cache_dir())
-        summary = heatmap_summary(engine, model, metadata, np.asarray(data.images), data.labels,
-                                  list(data.rows["path"]), subtypes, film_reader(root))
-        summaries[name] = summary
+        for score in scores:
+            label = name if len(scores) == 1 else f"{name} [{score}]"
+            summaries[label] = heatmap_summary(engine, model, metadata, np.asarray(data.images), data.labels,
+                                               list(data.rows["path"]), subtypes, film_reader(root), score=score)
+    for name, summary in summaries.items():
         curve = pd.DataFrame(summary["deletion_curve"]).set_index("share_of_lung_area")
         rows.append({"model": name, "grid": "x".join(map(str, summary["feature_grid"])),
                      "called pneumonia": summary["films_called_pneumonia"],
@@ -53,6 +67,10 @@ def main() -> None:
     for name, summary in summaries.items():
         print(f"\n{name}: deletion curve\n{pd.DataFrame(summary['deletion_curve']).to_string(index=False)}")
         print(f"{name}: top zone per group\n{pd.DataFrame(summary['top_zones']).T.round(2).to_string()}")
+    if args.decide_score:  # the randomisation check on 32 val films, explaining pneumonia
+        rho = randomisation_check(model, np.array(data.images[:32]), target_class=1, score="log_odds").mean
+        logit, log_odds = summaries.values()
+        prefers_log_odds(logit, log_odds, rho)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summaries, handle, indent=1, default=float)

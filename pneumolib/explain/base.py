@@ -28,6 +28,7 @@ from torch import nn
 
 from pneumolib import CLASS_NAMES
 from pneumolib.explain.methods import DEFAULT_METHOD, cam_class
+from pneumolib.explain.scores import DEFAULT_SCORE, check_score
 
 TargetClass = int | str | Sequence[int | str] | None
 
@@ -40,6 +41,7 @@ class Explanation:
     target_classes: np.ndarray  # (B,) int64: the class each heatmap explains
     logits: np.ndarray  # (B, num_classes) float32
     method: str
+    score: str = DEFAULT_SCORE  # what the maps explain: the class logit or its log-odds (explain.scores)
 
     def __len__(self) -> int:
         return len(self.heatmaps)
@@ -65,9 +67,10 @@ class CAMExplainer(ABC):
     never disturbs a model that is being trained or served.
     """
 
-    def __init__(self, model: nn.Module, method: str = DEFAULT_METHOD) -> None:
+    def __init__(self, model: nn.Module, method: str = DEFAULT_METHOD, score: str = DEFAULT_SCORE) -> None:
         self.model = model
         self.method = method
+        self.score = check_score(score)
         self._cam_class = cam_class(method)
 
     def __call__(self, images: np.ndarray | torch.Tensor, target_class: TargetClass = None) -> np.ndarray:
@@ -98,7 +101,7 @@ class CAMExplainer(ABC):
                 logits.append(chunk_logits)
         logits_array = np.concatenate(logits).astype(np.float32)
         explained = logits_array.argmax(axis=1) if targets is None else np.asarray(targets, dtype=np.int64)
-        return Explanation(np.concatenate(heatmaps), explained.astype(np.int64), logits_array, self.method)
+        return Explanation(np.concatenate(heatmaps), explained.astype(np.int64), logits_array, self.method, self.score)
 
     @abstractmethod
     def _cams(self, batch: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -141,12 +144,6 @@ def resolve_targets(target_class: TargetClass, count: int) -> list[int] | None:
     if len(targets) != count:
         raise ValueError(f"{len(targets)} target classes for {count} images")
     return targets
-
-
-def library_targets(targets: list[int] | None) -> list | None:
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-
-    return None if targets is None else [ClassifierOutputTarget(t) for t in targets]
 
 
 def to_input_size(cams: np.ndarray, size: Sequence[int]) -> np.ndarray:

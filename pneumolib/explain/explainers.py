@@ -14,18 +14,20 @@ from pneumolib.explain.full_model_cam import FullModelGradCAM
 from pneumolib.explain.head_cam import HeadOnlyGradCAM, supports_head_path
 from pneumolib.explain.linear_head_cam import LinearHeadCAM
 from pneumolib.explain.methods import DEFAULT_METHOD, method_key
+from pneumolib.explain.scores import DEFAULT_SCORE
 
 
 def create_explainer(model: nn.Module, method: str = DEFAULT_METHOD, fast: bool | None = None,
-                     engine: object | None = None) -> CAMExplainer:
+                     engine: object | None = None, score: str = DEFAULT_SCORE) -> CAMExplainer:
     """The fast head path when the model is a :class:`PneumoniaClassifier`, else the library path.
 
     With an ``engine`` (:mod:`pneumolib.engine`) and plain Grad-CAM, the forward pass is the
     engine's and the map comes from the head's weights, with no backward pass at all
-    (:class:`pneumolib.explain.linear_head_cam.LinearHeadCAM`).
+    (:class:`pneumolib.explain.linear_head_cam.LinearHeadCAM`). ``score``: what the maps explain
+    (:mod:`pneumolib.explain.scores`).
     """
     if fast is None:
         fast = supports_head_path(model)
     if engine is not None and fast and method_key(method) == DEFAULT_METHOD:
-        return LinearHeadCAM(model, engine)
-    return HeadOnlyGradCAM(model, method) if fast else FullModelGradCAM(model, method)
+        return LinearHeadCAM(model, engine, score)
+    return HeadOnlyGradCAM(model, method, score) if fast else FullModelGradCAM(model, method, score=score)

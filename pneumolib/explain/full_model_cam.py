@@ -12,16 +12,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from pneumolib.explain.base import CAMExplainer, library_targets
+from pneumolib.explain.base import CAMExplainer
 from pneumolib.explain.methods import DEFAULT_METHOD
+from pneumolib.explain.scores import DEFAULT_SCORE, library_targets
 from pneumolib.explain.target_layers import find_target_layer
 
 
 class FullModelGradCAM(CAMExplainer):
     """``pytorch_grad_cam`` on the whole model: any CNN, full backward pass (the reference)."""
 
-    def __init__(self, model: nn.Module, method: str = DEFAULT_METHOD, target_layer: nn.Module | None = None) -> None:
-        super().__init__(model, method)
+    def __init__(self, model: nn.Module, method: str = DEFAULT_METHOD, target_layer: nn.Module | None = None,
+                 score: str = DEFAULT_SCORE) -> None:
+        super().__init__(model, method, score)
         self.target_layer = target_layer if target_layer is not None else find_target_layer(model)
 
     def _cams(self, batch: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +31,7 @@ class FullModelGradCAM(CAMExplainer):
         # forward pass of the model (training, serving) and keep those tensors alive.
         cam = self._cam_class(self.model, [self.target_layer])
         try:
-            cams = cam(batch, library_targets(targets))
+            cams = cam(batch, library_targets(targets, len(batch), self.score))
             return cams, cam.outputs.detach().float().cpu().numpy()
         finally:
             cam.activations_and_grads.release()

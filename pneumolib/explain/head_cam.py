@@ -22,12 +22,12 @@ from pneumolib.explain.base import (
     CAMExplainer,
     Explanation,
     TargetClass,
-    library_targets,
     resolve_targets,
     to_input_size,
     untouched,
 )
 from pneumolib.explain.methods import DEFAULT_METHOD
+from pneumolib.explain.scores import DEFAULT_SCORE, library_targets
 from pneumolib.models.classifier import PneumoniaClassifier
 
 
@@ -60,10 +60,10 @@ def supports_head_path(model: nn.Module) -> bool:
 class HeadOnlyGradCAM(CAMExplainer):
     """``pytorch_grad_cam`` on the classifier head only: the backbone runs once, without autograd."""
 
-    def __init__(self, model: nn.Module, method: str = DEFAULT_METHOD) -> None:
+    def __init__(self, model: nn.Module, method: str = DEFAULT_METHOD, score: str = DEFAULT_SCORE) -> None:
         if not supports_head_path(model):
             raise TypeError(f"HeadOnlyGradCAM needs a PneumoniaClassifier, got {type(model).__name__}; use FullModelGradCAM")
-        super().__init__(model, method)
+        super().__init__(model, method, score)
         self.head = ClassifierHead(model)
 
     def explain_feature_maps(
@@ -80,7 +80,8 @@ class HeadOnlyGradCAM(CAMExplainer):
         with untouched(self.model):
             cams, logits = self._head_cams(feature_maps.detach().float(), targets)
         explained = logits.argmax(axis=1) if targets is None else np.asarray(targets, dtype=np.int64)
-        return Explanation(to_input_size(cams, size), explained.astype(np.int64), logits.astype(np.float32), self.method)
+        return Explanation(to_input_size(cams, size), explained.astype(np.int64), logits.astype(np.float32), self.method,
+                           self.score)
 
     def _cams(self, batch: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
         return self._head_cams(backbone_feature_map(self.model, batch), targets)
@@ -89,7 +90,7 @@ class HeadOnlyGradCAM(CAMExplainer):
         features = feature_maps.clone().requires_grad_(True)
         cam = self._cam_class(self.head, [self.head.feature_map])
         try:
-            cams = cam(features, library_targets(targets))
+            cams = cam(features, library_targets(targets, len(features), self.score))
             return cams, cam.outputs.detach().float().cpu().numpy()
         finally:
             cam.activations_and_grads.release()

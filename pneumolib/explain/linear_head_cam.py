@@ -7,7 +7,8 @@ activation ``A_k(i, j)`` is ``w_ck / (h * w)`` at every location, so Grad-CAM's 
 directly needs only the feature map a prediction already produced, from any engine (PyTorch or
 ONNX Runtime), and no autograd. The scaling to [0, 1] follows ``pytorch_grad_cam`` step by step,
 so the maps equal :class:`pneumolib.explain.head_cam.HeadOnlyGradCAM`'s
-(``tests/test_explain_linear_head.py``).
+(``tests/test_explain_linear_head.py``). With the ``log_odds`` score (:mod:`pneumolib.explain.scores`)
+the weights ``w_c`` become the gradient of the log-odds, ``w_c - w_other`` for two classes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from pneumolib.engine import Engine, as_engine
 from pneumolib.explain.base import CAMExplainer, Explanation, TargetClass, resolve_targets, to_input_size
 from pneumolib.explain.head_cam import supports_head_path
+from pneumolib.explain.scores import DEFAULT_SCORE, channel_weights
 from pneumolib.models.classifier import PneumoniaClassifier
 
 
@@ -29,11 +31,17 @@ def _scale(cams: np.ndarray) -> np.ndarray:
     return cams / (1e-7 + cams.max(axis=(1, 2), keepdims=True))
 
 
-def gradcam_from_feature_maps(feature_maps: np.ndarray, head_weight: np.ndarray, targets: Sequence[int]) -> np.ndarray:
-    """Grad-CAM maps (B, h, w) in [0, 1] of class ``targets[b]`` from feature maps (B, C, h, w)."""
+def gradcam_from_feature_maps(feature_maps: np.ndarray, head_weight: np.ndarray, targets: Sequence[int],
+                              logits: np.ndarray | None = None, score: str = DEFAULT_SCORE) -> np.ndarray:
+    """Grad-CAM maps (B, h, w) in [0, 1] of class ``targets[b]`` from feature maps (B, C, h, w).
+
+    ``logits`` (B, classes) are needed for the ``log_odds`` score with more than two classes.
+    """
     feature_maps = np.asarray(feature_maps, dtype=np.float32)
     height, width = feature_maps.shape[-2:]
-    weights = np.asarray(head_weight, dtype=np.float32)[list(targets)] / np.float32(height * width)  # (B, C)
+    if logits is None:
+        logits = np.zeros((len(feature_maps), len(head_weight)), dtype=np.float32)
+    weights = channel_weights(head_weight, logits, targets, score) / np.float32(height * width)  # (B, C)
     cams = np.maximum(np.einsum("bc,bchw->bhw", weights, feature_maps), 0)
     # once for the layer, once for the (single-layer) aggregate, as the library does
     return _scale(np.maximum(_scale(cams), 0)).astype(np.float32)
@@ -47,10 +55,10 @@ def head_weight(model: PneumoniaClassifier) -> np.ndarray:
 class LinearHeadCAM(CAMExplainer):
     """Grad-CAM from the engine's feature map and the head's weights: one forward pass, no backward."""
 
-    def __init__(self, model: PneumoniaClassifier, engine: Engine | None = None) -> None:
+    def __init__(self, model: PneumoniaClassifier, engine: Engine | None = None, score: str = DEFAULT_SCORE) -> None:
         if not supports_head_path(model):
             raise TypeError(f"LinearHeadCAM needs a PneumoniaClassifier, got {type(model).__name__}")
-        super().__init__(model, "gradcam")
+        super().__init__(model, "gradcam", score)
         self.engine = engine if engine is not None else as_engine(model)
         self.weight = head_weight(model)
 
@@ -64,10 +72,10 @@ class LinearHeadCAM(CAMExplainer):
         logits = (pooled @ self.weight.T + self.model.head.bias.detach().float().cpu().numpy()).astype(np.float32)
         targets = resolve_targets(target_class, len(feature_maps))
         explained = logits.argmax(axis=1) if targets is None else np.asarray(targets, dtype=np.int64)
-        cams = gradcam_from_feature_maps(feature_maps, self.weight, explained)
-        return Explanation(to_input_size(cams, size), explained.astype(np.int64), logits, self.method)
+        cams = gradcam_from_feature_maps(feature_maps, self.weight, explained, logits, self.score)
+        return Explanation(to_input_size(cams, size), explained.astype(np.int64), logits, self.method, self.score)
 
     def _cams(self, batch: torch.Tensor, targets: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
         out = self.engine.run(batch, ("logits", "feature_map"))
         explained = out["logits"].argmax(axis=1) if targets is None else targets
-        return gradcam_from_feature_maps(out["feature_map"], self.weight, explained), out["logits"]
+        return gradcam_from_feature_maps(out["feature_map"], self.weight, explained, out["logits"], self.score), out["logits"]

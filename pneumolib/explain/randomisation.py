@@ -31,6 +31,7 @@ from pneumolib import CLASS_NAMES
 from pneumolib.explain.base import TargetClass
 from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.methods import DEFAULT_METHOD
+from pneumolib.explain.scores import DEFAULT_SCORE
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def randomisation_check(
     method: str = DEFAULT_METHOD,
     target_class: TargetClass = None,
     seed: int = 0,
+    score: str = DEFAULT_SCORE,
 ) -> RandomisationResult:
     """Spearman rho between ``model``'s heatmaps and a re-initialised model's, per image.
 
@@ -120,10 +122,10 @@ def randomisation_check(
     choice is ``create_model(architecture, pretrained=False)``. Low values (say mean < 0.5) are
     what a method that depends on the learned weights should give.
     """
-    trained = create_explainer(model, method).explain(images, target_class)
+    trained = create_explainer(model, method, score=score).explain(images, target_class)
     other = randomised if randomised is not None else randomised_copy(model, seed)
     targets: Sequence[int] = [int(t) for t in trained.target_classes]
-    random_maps = create_explainer(other, method).explain(images, targets).heatmaps
+    random_maps = create_explainer(other, method, score=score).explain(images, targets).heatmaps
     rho = np.array([spearman_similarity(a, b) for a, b in zip(trained.heatmaps, random_maps)], dtype=np.float64)
     return RandomisationResult(rho, method)
 

@@ -36,6 +36,7 @@ from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.focus import focus_share
 from pneumolib.explain.lung_mask import WORKING_HEIGHT, segment_lungs
 from pneumolib.explain.methods import DEFAULT_METHOD
+from pneumolib.explain.scores import DEFAULT_SCORE
 
 if TYPE_CHECKING:  # randomisation_study builds on this module
     from pneumolib.explain.randomisation import RandomisationStudy
@@ -150,6 +151,7 @@ def study_images(
     batch_size: int = 16,
     progress: bool = True,
     engine: Engine | None = None,
+    score: str = DEFAULT_SCORE,
 ) -> GradCamStudy:
     """The study on given canonical images (N, S, S) uint8, their labels and their film paths.
 
@@ -159,14 +161,15 @@ def study_images(
     class actually called (temperature scaling never moves 0.5, so no other film can disagree).
     ``read_film(path)`` gives the original film for the lung mask. With an ``engine``
     (:func:`pneumolib.inference.engine_for_checkpoint`) the forward passes are the engine's and
-    Grad-CAM comes from the head's weights, without a backward pass (same maps).
+    Grad-CAM comes from the head's weights, without a backward pass (same maps). ``score``: what the
+    maps explain (:mod:`pneumolib.explain.scores`).
     """
     labels = np.asarray(labels, dtype=np.int64)
     if not len(images) == len(labels) == len(paths):
         raise ValueError(f"{len(images)} images, {len(labels)} labels and {len(paths)} paths")
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    explainer = create_explainer(model, method, engine=engine)
+    explainer = create_explainer(model, method, engine=engine, score=score)
     count, size = len(images), images.shape[-1]
     heatmaps = np.zeros((count, size, size), dtype=np.float16)
     probs = np.zeros(count, dtype=np.float64)
@@ -216,6 +219,7 @@ def study_split(
     method: str = DEFAULT_METHOD,
     progress: bool = True,
     engine: Engine | None = None,
+    score: str = DEFAULT_SCORE,
 ) -> GradCamStudy:
     """:func:`study_images` on a split of the manifest (``max_images``: the profile's subset).
 
@@ -232,7 +236,7 @@ def study_split(
     return study_images(model, data.images, data.labels, list(data.rows["path"]), film_reader(data_root),
                         temperature=float(metadata.get("temperature", 1.0)),
                         threshold=float(points[operating_point]["threshold"]), operating_point=operating_point,
-                        method=method, progress=progress, engine=engine)
+                        method=method, progress=progress, engine=engine, score=score)
 
 
 def shrink_film(film: np.ndarray, height: int) -> np.ndarray:

@@ -19,16 +19,18 @@ from pneumolib.constants import DEFAULT_OPERATING_POINT
 from pneumolib.engine import Engine, to_model_input
 from pneumolib.explain.faithfulness import faithfulness_of_study
 from pneumolib.explain.occlusion import occlusion_fill_of
+from pneumolib.explain.scores import DEFAULT_SCORE
 from pneumolib.explain.study import FilmReader, study_images
 
 
 def heatmap_summary(engine: Engine, model: nn.Module, metadata: Mapping[str, Any], images: np.ndarray,
                     labels: Sequence[int], paths: Sequence[str], subtypes: Mapping[str, str], read_film: FilmReader,
-                    operating_point: str = DEFAULT_OPERATING_POINT, progress: bool = True) -> dict[str, Any]:
+                    operating_point: str = DEFAULT_OPERATING_POINT, progress: bool = True,
+                    score: str = DEFAULT_SCORE) -> dict[str, Any]:
     """Lung share, deletion, laterality and top zones for canonical ``images`` (N, S, S) uint8."""
     threshold = float(metadata["operating_points"][operating_point]["threshold"])
     study = study_images(model, images, labels, paths, read_film, float(metadata.get("temperature", 1.0)),
-                         threshold, operating_point, engine=engine, progress=progress)
+                         threshold, operating_point, engine=engine, progress=progress, score=score)
     fill = occlusion_fill_of(metadata)
     faith = faithfulness_of_study(engine, study, dict(subtypes), fill, progress=progress)
     called = study.table[study.table["predicted"] == 1].dropna(subset=["inside_share"])
@@ -36,6 +38,7 @@ def heatmap_summary(engine: Engine, model: nn.Module, metadata: Mapping[str, Any
     curve = faith.deletion_curve()
     return {
         "operating_point": operating_point,
+        "heatmap_score": score,
         "films": int(len(study)),
         "films_called_pneumonia": int(len(faith.table)),
         "feature_grid": [int(grid[0]), int(grid[1])],
