@@ -62,6 +62,16 @@ def imagenet_lite0():
     return create_model("efficientnet_lite0", pretrained=True).eval()
 
 
+@pytest.fixture(scope="module")
+def ramp_images():
+    """Four 96 px uint8 test images: a diagonal ramp (something for a CAM to find) plus seeded noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    ramp = np.linspace(0, 255, 96)
+    return np.clip(np.add.outer(ramp, ramp[::-1])[None] / 2 + rng.normal(0, 40, (4, 96, 96)), 0, 255).astype(np.uint8)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def onnx_cache_in_tmp(tmp_path_factory):
     """Graphs exported by the tests go to a temporary folder, not the user's cache."""
