@@ -30,3 +30,6 @@ DEFAULT_OPERATING_POINT = SCREENING
 
 SCREENING_SENSITIVITY = 0.99
 """The screening point is the highest threshold whose sensitivity on val + stress val reaches this."""
+
+LATERALITY_STEP = 0.05
+"""Heatmap laterality is compared in steps of this (about 20 of the ~390 val films called pneumonia)."""

@@ -42,7 +42,7 @@ import torch
 from tqdm.auto import tqdm
 
 from pneumolib.checkpoint import read_checkpoint
-from pneumolib.constants import BALANCED
+from pneumolib.constants import BALANCED, LATERALITY_STEP
 from pneumolib.data.sources.roots import DataRoot
 from pneumolib.data.split.manifest import manifest_digest
 from pneumolib.engine import Engine
@@ -53,7 +53,6 @@ from pneumolib.inference import engine_for_checkpoint, predict_logits, sigmoid
 AUC_TOLERANCE = 0.005
 FLIP_STEP = 0.005
 AUC_STEP = 0.001
-LATERALITY_STEP = 0.05  # about 20 of the ~390 val films called pneumonia
 #: The fill that hides a lung for the laterality measure: fixed, so that candidates not yet
 #: finalized (no fill chosen on val) and the shipped model are measured alike.
 SELECTION_FILL = "reference"

@@ -33,6 +33,9 @@ from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.methods import DEFAULT_METHOD
 from pneumolib.explain.scores import DEFAULT_SCORE
 
+RANDOMISATION_LIMIT = 0.5
+"""A method passes when its maps' mean rank correlation with a re-initialised model's stays below this."""
+
 
 @dataclass(frozen=True)
 class RandomisationResult:
@@ -119,8 +122,8 @@ def randomisation_check(
     """Spearman rho between ``model``'s heatmaps and a re-initialised model's, per image.
 
     ``randomised``: the comparison model; default :func:`randomised_copy` of ``model``. Another
-    choice is ``create_model(architecture, pretrained=False)``. Low values (say mean < 0.5) are
-    what a method that depends on the learned weights should give.
+    choice is ``create_model(architecture, pretrained=False)``. Low values (a mean below
+    :data:`RANDOMISATION_LIMIT`) are what a method that depends on the learned weights should give.
     """
     trained = create_explainer(model, method, score=score).explain(images, target_class)
     other = randomised if randomised is not None else randomised_copy(model, seed)

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from pneumolib.constants import LATERALITY_STEP
+
 SCORES = ("logit", "log_odds")
 DEFAULT_SCORE = "logit"
 
@@ -73,27 +75,27 @@ def channel_weights(head_weight: np.ndarray, logits: np.ndarray, targets: Sequen
     return (own - others @ head_weight).astype(np.float32)
 
 
-LATERALITY_GAIN = 0.05  # the replacement rule's laterality step (evaluation.selection.LATERALITY_STEP)
-RANDOMISATION_LIMIT = 0.5  # mean Spearman rho with a re-initialised model: above it, the maps ignore the weights
-
-
 def prefers_log_odds(logit: dict, log_odds: dict, randomisation_rho: float, verbose: bool = True) -> tuple[bool, str]:
     """The rule, fixed before the comparison it decides: does the log-odds map replace the logit map?
 
     ``logit`` / ``log_odds``: :func:`pneumolib.explain.summary.heatmap_summary` of one model on val
     for each score; ``randomisation_rho``: the log-odds maps' mean rank correlation with those of a
     re-initialised copy. It replaces the logit map when it agrees with occlusion on the side
-    (laterality) by at least :data:`LATERALITY_GAIN` more, its hottest 10 % of the lung area takes
-    at least as much away from P(pneumonia) when hidden, and it passes the randomisation check.
+    (laterality) by at least the replacement rule's step (:data:`pneumolib.constants.LATERALITY_STEP`)
+    more, its hottest 10 % of the lung area takes at least as much away from P(pneumonia) when
+    hidden, and it passes the randomisation check
+    (:data:`pneumolib.explain.randomisation.RANDOMISATION_LIMIT`).
     The lung share is reported, not required: it describes where the model reads, and a map that
     is more faithful to the model may show less of it on the lungs.
     """
+    from pneumolib.explain.randomisation import RANDOMISATION_LIMIT  # it imports the explainers, which import this
+
     def drop(summary: dict) -> float:
         return next(r["heatmap"] for r in summary["deletion_curve"] if abs(r["share_of_lung_area"] - 0.1) < 1e-9)
 
     fails = []
-    if not log_odds["laterality_agreement"] >= logit["laterality_agreement"] + LATERALITY_GAIN:
-        fails.append(f"laterality {log_odds['laterality_agreement']:.3f} is not {LATERALITY_GAIN} above "
+    if not log_odds["laterality_agreement"] >= logit["laterality_agreement"] + LATERALITY_STEP:
+        fails.append(f"laterality {log_odds['laterality_agreement']:.3f} is not {LATERALITY_STEP} above "
                      f"{logit['laterality_agreement']:.3f}")
     if not drop(log_odds) >= drop(logit):
         fails.append(f"hiding the hottest 10 % lowers P(pneumonia) by {drop(log_odds):.4f}, less than {drop(logit):.4f}")

@@ -219,7 +219,6 @@ def study_split(
     method: str = DEFAULT_METHOD,
     progress: bool = True,
     engine: Engine | None = None,
-    score: str = DEFAULT_SCORE,
 ) -> GradCamStudy:
     """:func:`study_images` on a split of the manifest (``max_images``: the profile's subset).
 
@@ -236,7 +235,7 @@ def study_split(
     return study_images(model, data.images, data.labels, list(data.rows["path"]), film_reader(data_root),
                         temperature=float(metadata.get("temperature", 1.0)),
                         threshold=float(points[operating_point]["threshold"]), operating_point=operating_point,
-                        method=method, progress=progress, engine=engine, score=score)
+                        method=method, progress=progress, engine=engine)
 
 
 def shrink_film(film: np.ndarray, height: int) -> np.ndarray:
