@@ -33,3 +33,7 @@ SCREENING_SENSITIVITY = 0.99
 
 LATERALITY_STEP = 0.05
 """Heatmap laterality is compared in steps of this (about 20 of the ~390 val films called pneumonia)."""
+
+RANDOMISATION_LIMIT = 0.5
+"""A heatmap method passes the randomisation check when its maps' mean rank correlation with a
+re-initialised model's stays below this (:mod:`pneumolib.explain.randomisation`)."""

@@ -33,9 +33,6 @@ from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.methods import DEFAULT_METHOD
 from pneumolib.explain.scores import DEFAULT_SCORE
 
-RANDOMISATION_LIMIT = 0.5
-"""A method passes when its maps' mean rank correlation with a re-initialised model's stays below this."""
-
 
 @dataclass(frozen=True)
 class RandomisationResult:
@@ -123,7 +120,8 @@ def randomisation_check(
 
     ``randomised``: the comparison model; default :func:`randomised_copy` of ``model``. Another
     choice is ``create_model(architecture, pretrained=False)``. Low values (a mean below
-    :data:`RANDOMISATION_LIMIT`) are what a method that depends on the learned weights should give.
+    :data:`pneumolib.constants.RANDOMISATION_LIMIT`) are what a method that depends on the learned
+    weights should give.
     """
     trained = create_explainer(model, method, score=score).explain(images, target_class)
     other = randomised if randomised is not None else randomised_copy(model, seed)

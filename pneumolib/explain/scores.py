@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from pneumolib.constants import LATERALITY_STEP
+from pneumolib.constants import LATERALITY_STEP, RANDOMISATION_LIMIT
 
 SCORES = ("logit", "log_odds")
 DEFAULT_SCORE = "logit"
@@ -84,12 +84,10 @@ def prefers_log_odds(logit: dict, log_odds: dict, randomisation_rho: float, verb
     (laterality) by at least the replacement rule's step (:data:`pneumolib.constants.LATERALITY_STEP`)
     more, its hottest 10 % of the lung area takes at least as much away from P(pneumonia) when
     hidden, and it passes the randomisation check
-    (:data:`pneumolib.explain.randomisation.RANDOMISATION_LIMIT`).
+    (:data:`pneumolib.constants.RANDOMISATION_LIMIT`).
     The lung share is reported, not required: it describes where the model reads, and a map that
     is more faithful to the model may show less of it on the lungs.
     """
-    from pneumolib.explain.randomisation import RANDOMISATION_LIMIT  # it imports the explainers, which import this
-
     def drop(summary: dict) -> float:
         return next(r["heatmap"] for r in summary["deletion_curve"] if abs(r["share_of_lung_area"] - 0.1) < 1e-9)
 
