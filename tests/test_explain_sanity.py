@@ -54,6 +54,17 @@ def test_the_check_can_fail(imagenet_lite0, films):
     np.testing.assert_allclose(result.per_image, 1.0, atol=1e-6)
 
 
+def test_zone_weighted_maps_depend_on_the_learned_weights(imagenet_lite0, films):
+    """Grad-CAM weighted by each model's own zone occlusion; the same weights on both sides give rho 1."""
+    from pneumolib.explain.zone_weighting import weighted_randomisation
+
+    result = weighted_randomisation(imagenet_lite0, films[:4])
+    assert result.undefined == 0 and result.method == "zone_weighted"
+    assert result.mean < 0.5, f"weighted maps barely change with random weights: rho {result.per_image}"
+    same = weighted_randomisation(imagenet_lite0, films[:4], randomised=copy.deepcopy(imagenet_lite0))
+    np.testing.assert_allclose(same.per_image, 1.0, atol=1e-6)
+
+
 def test_randomised_copy_replaces_every_weight_and_keeps_the_original():
     model = create_model("efficientnet_b0", pretrained=False).eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}

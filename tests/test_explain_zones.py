@@ -7,10 +7,18 @@ import pandas as pd
 import pytest
 
 from pneumolib.engine.base import Engine
-from pneumolib.explain.faithfulness import DELETION_SHARES, faithfulness_study, hottest, random_blob
+from pneumolib.explain.faithfulness import DELETION_SHARES, faithfulness_study, hotter_side, hottest, random_blob
 from pneumolib.explain.lung_mask import LungMask, prior_lungs, segment_lungs
+from pneumolib.explain.map_choice import replaces_map
 from pneumolib.explain.occlusion import FILLS, choose_fill, fill_neutrality, occluded, zone_report
-from pneumolib.explain.zones import ZONE_NAMES, heat_per_zone, lung_zones, split_in_thirds, zones_from_mask
+from pneumolib.explain.zone_weighting import (
+    check_map_style,
+    prefers_zone_weighting,
+    zone_contributions,
+    zone_weighted,
+    zone_weighted_maps,
+)
+from pneumolib.explain.zones import SIDES, ZONE_NAMES, heat_per_zone, lung_zones, split_in_thirds, zones_from_mask
 
 S = 60
 
@@ -264,3 +272,69 @@ def test_the_hotter_side_is_the_lung_holding_more_heat():
     assert hotter_side(heat, [right, left]) == 1
     heat[3, 1] = 2.0
     assert hotter_side(heat, [right, left]) == 0
+
+
+def test_a_zone_weighted_map_gives_each_zone_its_share_of_the_contributions():
+    zones = zones_from_mask(two_lungs())
+    rng = np.random.default_rng(0)
+    heat = rng.uniform(0.1, 1.0, (S, S))
+    heat[0:5, 0:5] = 3.0  # heat outside the lungs, the hottest of the film
+    contributions = np.array([0.02, -0.05, 0.06, 0.0, 0.02, 0.0])  # a negative drop counts as none
+    weighted = zone_weighted(heat, zones, contributions)
+    lungs = zones.masks.any(axis=0)
+    assert weighted.dtype == np.float32 and weighted.max() == pytest.approx(1.0)
+    zone_heat = np.array([weighted[m].sum() for m in zones.masks])
+    np.testing.assert_allclose(zone_heat / zone_heat.sum(), [0.2, 0.0, 0.6, 0.0, 0.2, 0.0], atol=1e-6)
+    # the lungs keep their total against the rest of the film, so the share inside the lungs is unchanged
+    assert weighted[lungs].sum() / weighted.sum() == pytest.approx(heat[lungs].sum() / heat.sum())
+    upper = zones.masks[0]  # Grad-CAM's pattern inside a zone is kept
+    np.testing.assert_allclose(weighted[upper] / weighted[upper].sum(), heat[upper] / heat[upper].sum(), rtol=1e-5)
+    assert hotter_side(weighted, [zones.side_mask(s) for s in SIDES]) == 0  # right: 0.8 of the drops
+
+
+def test_zone_weighting_leaves_a_map_alone_when_no_zone_lowers_the_probability():
+    zones = zones_from_mask(two_lungs())
+    heat = np.zeros((S, S))
+    heat[16:26, 35:55] = 2.0
+    np.testing.assert_allclose(zone_weighted(heat, zones, [-0.01, 0, 0, 0, -0.2, 0]), heat / 2.0)
+    cold = zone_weighted(np.zeros((S, S)), zones, [0, 0, 1.0, 0, 0, 0])  # no heat on the lungs at all
+    lower = zones.masks[ZONE_NAMES.index("right lower")]
+    assert cold[lower].min() == cold.max() == 1.0 and cold[~lower].max() == 0.0
+    with pytest.raises(ValueError, match="6 zone contributions"):
+        zone_weighted(heat, zones, [0.1, 0.2])
+    with pytest.raises(ValueError, match="differ in size"):
+        zone_weighted(np.zeros((S + 1, S)), zones, [0.1] * 6)
+    with pytest.raises(ValueError, match="unknown heatmap style"):
+        check_map_style("gradcam++")
+
+
+def test_zone_weighting_moves_an_unfaithful_maps_heat_to_the_zone_the_model_reads():
+    engine = BrightnessEngine()
+    zones = zones_from_mask(two_lungs())
+    image = (film() * 255).astype(np.uint8)
+    unfaithful = np.full((S, S), 0.05, np.float32)
+    unfaithful[16:26, 35:55] = 1.0  # heat on the other lung
+    drops = zone_contributions(engine, image / 255.0, zones, fill="lung_mean")
+    assert engine.batches == [7] and int(np.argmax(drops)) == ZONE_NAMES.index("right lower")
+    weighted = zone_weighted_maps(engine, image[None], unfaithful[None], [zones], fill="lung_mean", progress=False)
+    assert weighted.shape == (1, S, S)
+    assert heat_per_zone(weighted[0], zones)[ZONE_NAMES.index("right lower")] > 0.9 * heat_per_zone(
+        unfaithful, zones).sum()
+    study = faithfulness_study(engine, np.stack([image, image]), np.stack([unfaithful, weighted[0]]), [zones, zones],
+                               ["bacteria", "bacteria"], fill="lung_mean", progress=False)
+    assert list(study.table["hot_side"]) == ["left", "right"]  # the weighted map points at the lung the model reads
+    assert study.table.loc[1, "drop_heat_0.10"] > study.table.loc[0, "drop_heat_0.10"]
+
+
+def test_the_map_rule_names_both_maps_and_every_failed_condition(capsys):
+    def summary(laterality: float, drop: float) -> dict:
+        return {"laterality_agreement": laterality, "lung_share_called_pneumonia": 0.6,
+                "deletion_curve": [{"share_of_lung_area": 0.1, "heatmap": drop}]}
+
+    adopt, decision = prefers_zone_weighting(summary(0.65, 0.002), summary(0.90, 0.010), 0.2)
+    assert adopt and decision.startswith("adopt zone_weighted maps") and decision in capsys.readouterr().out
+    adopt, decision = replaces_map(summary(0.65, 0.002), summary(0.68, 0.001), 0.7, "cam", "zone_weighted",
+                                   verbose=False)
+    assert not adopt and decision.startswith("keep cam maps")
+    assert decision.count(";") == 3  # laterality, deletion and randomisation all named
+    assert capsys.readouterr().out == ""

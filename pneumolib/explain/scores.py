@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from pneumolib.constants import LATERALITY_STEP, RANDOMISATION_LIMIT
+from pneumolib.explain.map_choice import replaces_map
 
 SCORES = ("logit", "log_odds")
 DEFAULT_SCORE = "logit"
@@ -80,31 +80,6 @@ def prefers_log_odds(logit: dict, log_odds: dict, randomisation_rho: float, verb
 
     ``logit`` / ``log_odds``: :func:`pneumolib.explain.summary.heatmap_summary` of one model on val
     for each score; ``randomisation_rho``: the log-odds maps' mean rank correlation with those of a
-    re-initialised copy. It replaces the logit map when it agrees with occlusion on the side
-    (laterality) by at least the replacement rule's step (:data:`pneumolib.constants.LATERALITY_STEP`)
-    more, its hottest 10 % of the lung area takes at least as much away from P(pneumonia) when
-    hidden, and it passes the randomisation check
-    (:data:`pneumolib.constants.RANDOMISATION_LIMIT`).
-    The lung share is reported, not required: it describes where the model reads, and a map that
-    is more faithful to the model may show less of it on the lungs.
+    re-initialised copy. The conditions are :func:`pneumolib.explain.map_choice.replaces_map`'s.
     """
-    def drop(summary: dict) -> float:
-        return next(r["heatmap"] for r in summary["deletion_curve"] if abs(r["share_of_lung_area"] - 0.1) < 1e-9)
-
-    fails = []
-    if not log_odds["laterality_agreement"] >= logit["laterality_agreement"] + LATERALITY_STEP:
-        fails.append(f"laterality {log_odds['laterality_agreement']:.3f} is not {LATERALITY_STEP} above "
-                     f"{logit['laterality_agreement']:.3f}")
-    if not drop(log_odds) >= drop(logit):
-        fails.append(f"hiding the hottest 10 % lowers P(pneumonia) by {drop(log_odds):.4f}, less than {drop(logit):.4f}")
-    if not randomisation_rho < RANDOMISATION_LIMIT:
-        fails.append(f"randomisation rho {randomisation_rho:.2f} is not below {RANDOMISATION_LIMIT}")
-    adopt = not fails
-    decision = (f"{'adopt' if adopt else 'keep'} {'log_odds' if adopt else 'logit'} maps: laterality "
-                f"{log_odds['laterality_agreement']:.3f} vs {logit['laterality_agreement']:.3f}, hottest-10 % drop "
-                f"{drop(log_odds):.4f} vs {drop(logit):.4f}, lung share {log_odds['lung_share_called_pneumonia']:.3f} vs "
-                f"{logit['lung_share_called_pneumonia']:.3f}, randomisation rho {randomisation_rho:.2f}"
-                + ("" if adopt else "; fails: " + "; ".join(fails)))
-    if verbose:
-        print(decision)
-    return adopt, decision
+    return replaces_map(logit, log_odds, randomisation_rho, "logit", "log_odds", verbose)

@@ -34,7 +34,7 @@ from pneumolib.data.sources.roots import DataRoot, manifest_file
 from pneumolib.engine import Engine, calibrated_probability
 from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.focus import focus_share
-from pneumolib.explain.lung_mask import WORKING_HEIGHT, segment_lungs
+from pneumolib.explain.lung_mask import WORKING_HEIGHT, LungMask, segment_lungs
 from pneumolib.explain.methods import DEFAULT_METHOD
 from pneumolib.explain.scores import DEFAULT_SCORE
 
@@ -189,8 +189,7 @@ def study_images(
             maps[redo] = explainer.explain(chunk[redo], [int(c) for c in called[redo]], batch_size=batch_size).heatmaps
         for offset, heatmap in enumerate(maps):
             index = start + offset
-            film = shrink_film(read_film(paths[index]), FOCUS_HEIGHT)
-            lungs = segment_lungs(film)
+            lungs = film_lungs(read_film, paths[index])
             shares[index] = focus_share(heatmap, lungs.mask)
             fractions[index], sources[index] = lungs.area_fraction, "/".join(lungs.sources)
             corners[index] = corner_share(heatmap)
@@ -236,6 +235,11 @@ def study_split(
                         temperature=float(metadata.get("temperature", 1.0)),
                         threshold=float(points[operating_point]["threshold"]), operating_point=operating_point,
                         method=method, progress=progress, engine=engine)
+
+
+def film_lungs(read_film: FilmReader, path: str) -> LungMask:
+    """The lung mask of the original film at ``path``, shrunk to :data:`FOCUS_HEIGHT` first."""
+    return segment_lungs(shrink_film(read_film(path), FOCUS_HEIGHT))
 
 
 def shrink_film(film: np.ndarray, height: int) -> np.ndarray:
