@@ -8,6 +8,7 @@ import pytest
 
 from pneumolib.engine.base import Engine
 from pneumolib.explain.faithfulness import DELETION_SHARES, faithfulness_study, hotter_side, hottest, random_blob
+from pneumolib.explain.focus import focus_share
 from pneumolib.explain.lung_mask import LungMask, prior_lungs, segment_lungs
 from pneumolib.explain.map_choice import replaces_map
 from pneumolib.explain.occlusion import FILLS, choose_fill, fill_neutrality, occluded, zone_report
@@ -338,3 +339,20 @@ def test_the_map_rule_names_both_maps_and_every_failed_condition(capsys):
     assert not adopt and decision.startswith("keep cam maps")
     assert decision.count(";") == 3  # laterality, deletion and randomisation all named
     assert capsys.readouterr().out == ""
+
+
+def test_a_zone_weighted_study_reweights_only_the_films_called_pneumonia():
+    from pneumolib.explain.study import GradCamStudy, film_lungs
+    from pneumolib.explain.zone_weighting import zone_weighted_study
+
+    image = (film() * 255).astype(np.uint8)
+    maps = np.full((2, S, S), 0.05, np.float16)
+    maps[:, 16:26, 35:55] = 1.0
+    table = pd.DataFrame({"path": ["a", "b"], "label": [1, 0], "prob": [0.9, 0.1], "predicted": [1, 0],
+                          "outcome": ["TP", "TN"], "inside_share": [0.5, 0.5], "mask_fraction": [0.3, 0.3]})
+    study = GradCamStudy(table, maps, 0.5, "screening", 1.0, images=np.stack([image, image]))
+    weighted = zone_weighted_study(BrightnessEngine(), study, lambda path: image, fill="lung_mean", progress=False)
+    assert np.array_equal(weighted.heatmaps[1], maps[1]) and not np.array_equal(weighted.heatmaps[0], maps[0])
+    assert weighted.table.loc[1, "inside_share"] == 0.5 and study.table.loc[0, "inside_share"] == 0.5  # a copy
+    expected = focus_share(weighted.heatmap(0), film_lungs(lambda path: image, "a").mask)
+    assert weighted.table.loc[0, "inside_share"] == pytest.approx(expected, abs=1e-3)  # the map is kept in float16
