@@ -18,6 +18,13 @@ DELETION_SHARE = 0.1
 """The rule compares what hiding the hottest 10 % of the lung area takes away from P(pneumonia)."""
 
 
+def checked_option(value: str, options: tuple[str, ...], what: str) -> str:
+    """``value`` if it is one of ``options`` (a map's score, its style), else a ValueError naming them."""
+    if value not in options:
+        raise ValueError(f"unknown {what} {value!r}; choose one of {options}")
+    return value
+
+
 def deletion_drop(summary: Mapping[str, Any], share: float = DELETION_SHARE) -> float:
     """Mean drop in P(pneumonia) when the map's hottest ``share`` of the lung area is hidden."""
     return next(float(row["heatmap"]) for row in summary["deletion_curve"]

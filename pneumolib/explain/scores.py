@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from pneumolib.explain.map_choice import replaces_map
+from pneumolib.explain.map_choice import checked_option, replaces_map
 
 SCORES = ("logit", "log_odds")
 DEFAULT_SCORE = "logit"
@@ -30,9 +30,7 @@ DEFAULT_SCORE = "logit"
 
 def check_score(score: str) -> str:
     """``score`` if it is one of :data:`SCORES`, else ValueError."""
-    if score not in SCORES:
-        raise ValueError(f"unknown heatmap score {score!r}; choose one of {SCORES}")
-    return score
+    return checked_option(score, SCORES, "heatmap score")
 
 
 class LogOddsTarget:

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from pneumolib.engine import Engine, as_engine
 from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.focus import focus_share
-from pneumolib.explain.map_choice import replaces_map
+from pneumolib.explain.map_choice import checked_option, replaces_map
 from pneumolib.explain.occlusion import DEFAULT_FILL, occluded, probabilities
 from pneumolib.explain.randomisation import RandomisationResult, randomised_copy, spearman_similarity
 from pneumolib.explain.study import FilmReader, GradCamStudy, film_lungs
@@ -40,9 +40,7 @@ DEFAULT_MAP_STYLE = "cam"
 
 def check_map_style(style: str) -> str:
     """``style`` if it is one of :data:`MAP_STYLES`, else ValueError."""
-    if style not in MAP_STYLES:
-        raise ValueError(f"unknown heatmap style {style!r}; choose one of {MAP_STYLES}")
-    return style
+    return checked_option(style, MAP_STYLES, "heatmap style")
 
 
 def zone_weighted(heatmap: np.ndarray, zones: LungZones, contributions: Sequence[float]) -> np.ndarray:
