@@ -11,11 +11,10 @@ from pneumolib.explain.faithfulness import DELETION_SHARES, faithfulness_study, 
 from pneumolib.explain.focus import focus_share
 from pneumolib.explain.lung_mask import LungMask, prior_lungs, segment_lungs
 from pneumolib.explain.map_choice import replaces_map
-from pneumolib.explain.occlusion import FILLS, choose_fill, fill_neutrality, occluded, zone_report
+from pneumolib.explain.occlusion import FILLS, choose_fill, fill_neutrality, occluded, zone_drops, zone_report
 from pneumolib.explain.zone_weighting import (
     check_map_style,
     prefers_zone_weighting,
-    zone_contributions,
     zone_weighted,
     zone_weighted_maps,
 )
@@ -315,7 +314,7 @@ def test_zone_weighting_moves_an_unfaithful_maps_heat_to_the_zone_the_model_read
     image = (film() * 255).astype(np.uint8)
     unfaithful = np.full((S, S), 0.05, np.float32)
     unfaithful[16:26, 35:55] = 1.0  # heat on the other lung
-    drops = zone_contributions(engine, image / 255.0, zones, fill="lung_mean")
+    _, drops = zone_drops(engine, image / 255.0, zones, fill="lung_mean")
     assert engine.batches == [7] and int(np.argmax(drops)) == ZONE_NAMES.index("right lower")
     weighted = zone_weighted_maps(engine, image[None], unfaithful[None], [zones], fill="lung_mean", progress=False)
     assert weighted.shape == (1, S, S)

@@ -141,14 +141,10 @@ def faithfulness_of_study(engine: Engine, study: GradCamStudy, subtypes: dict[st
     """
     from pneumolib.explain.zones import lung_zones
 
-    if study.images is None:
-        raise ValueError("this study kept no images")
-    called = np.flatnonzero(study.table["predicted"].to_numpy() == 1)
+    called, images, heatmaps = study.called_pneumonia()
     rows = study.table.iloc[called]
     groups = ["normal" if label == 0 else (subtypes.get(path) or "pneumonia")
               for path, label in zip(rows["path"], rows["label"])]
-    images = np.asarray(study.images)[called]
-    heatmaps = np.stack([study.heatmap(int(i)) for i in called]) if called.size else np.zeros((0, *images.shape[1:]))
     zones = [lung_zones(image) for image in images]
     result = faithfulness_study(engine, images, heatmaps, zones, groups, study.temperature, fill, seed, progress)
     result.table.insert(0, "path", list(rows["path"]))

@@ -148,21 +148,31 @@ def zone_report(engine: Engine, image: np.ndarray, zones: LungZones, fill: str =
     """Occlude each of the six zones of ``image`` (S, S float in [0, 1]) in one batch: of six when the
     film's own calibrated ``probability`` is given (a prediction already scored it), else of seven;
     ``workers`` > 1 splits that batch into as many parts scored side by side."""
+    base, drops = zone_drops(engine, image, zones, fill, temperature, probability, workers)
+    shares = [None] * len(ZONE_NAMES)
+    if heatmap is not None:
+        from pneumolib.explain.zones import heat_per_zone
+
+        shares = [float(v) for v in heat_per_zone(heatmap, zones)]
+    entries = [ZoneContribution(name, float(drops[i]), shares[i], zones.zone_source(name))
+               for i, name in enumerate(ZONE_NAMES)]
+    entries.sort(key=lambda entry: -entry.contribution)
+    return ZoneReport(base, entries, zones.source, fill)
+
+
+def zone_drops(engine: Engine, image: np.ndarray, zones: LungZones, fill: str = DEFAULT_FILL,
+               temperature: float = 1.0, probability: float | None = None,
+               workers: int = 1) -> tuple[float, np.ndarray]:
+    """P(pneumonia) of ``image`` (S, S float in [0, 1]) and, per zone in :data:`ZONE_NAMES` order,
+    how much hiding it lowers that (6,): one batch of seven, or of six when ``probability`` is the
+    film's own, already scored; ``workers`` > 1 scores the batch in as many parts side by side."""
     image = np.asarray(image, dtype=np.float32)
     hidden = occluded(image, zones.masks, fill)
     if probability is None:
         probs = probabilities(engine, np.concatenate([image[None], hidden]), temperature, workers)
     else:
         probs = np.concatenate([[probability], probabilities(engine, hidden, temperature, workers)])
-    shares = [None] * len(ZONE_NAMES)
-    if heatmap is not None:
-        from pneumolib.explain.zones import heat_per_zone
-
-        shares = [float(v) for v in heat_per_zone(heatmap, zones)]
-    entries = [ZoneContribution(name, float(probs[0] - probs[1 + i]), shares[i], zones.zone_source(name))
-               for i, name in enumerate(ZONE_NAMES)]
-    entries.sort(key=lambda entry: -entry.contribution)
-    return ZoneReport(float(probs[0]), entries, zones.source, fill)
+    return float(probs[0]), probs[0] - probs[1:]
 
 
 def fill_neutrality(engine: Engine, images: Sequence[np.ndarray], zones: Sequence[LungZones],

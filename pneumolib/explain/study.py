@@ -118,6 +118,15 @@ class GradCamStudy:
         """The heatmap of table row ``index`` (positional), as float32."""
         return self.heatmaps[index].astype(np.float32)
 
+    def called_pneumonia(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The films called pneumonia: their row positions, model inputs (K, S, S) and maps (K, S, S) float32."""
+        if self.images is None:
+            raise ValueError("this study kept no images")
+        called = np.flatnonzero(self.table["predicted"].to_numpy() == 1)
+        images = np.asarray(self.images)[called]
+        maps = self.heatmaps[called].astype(np.float32)
+        return called, images, maps
+
     def summary(self) -> pd.DataFrame:
         """Per outcome: film count, mean lung-focus share, mean mask fraction, share of films mostly outside."""
         return focus_summary(self.table)

@@ -29,7 +29,7 @@ from pneumolib.engine import Engine, as_engine
 from pneumolib.explain.explainers import create_explainer
 from pneumolib.explain.focus import focus_share
 from pneumolib.explain.map_choice import checked_option, replaces_map
-from pneumolib.explain.occlusion import DEFAULT_FILL, occluded, probabilities
+from pneumolib.explain.occlusion import DEFAULT_FILL, zone_drops
 from pneumolib.explain.randomisation import RandomisationResult, randomised_copy, spearman_similarity
 from pneumolib.explain.study import FilmReader, GradCamStudy, film_lungs
 from pneumolib.explain.zones import ZONE_NAMES, LungZones, lung_zones
@@ -74,14 +74,6 @@ def _unit(heat: np.ndarray) -> np.ndarray:
     return (heat / peak if peak > 0 else heat).astype(np.float32)
 
 
-def zone_contributions(engine: Engine, image: np.ndarray, zones: LungZones, temperature: float = 1.0,
-                       fill: str = DEFAULT_FILL) -> np.ndarray:
-    """(6,): P(pneumonia) of ``image`` (S, S float in [0, 1]) minus P(pneumonia) with each zone hidden; one batch."""
-    picture = np.asarray(image, dtype=np.float32)
-    probs = probabilities(engine, np.concatenate([picture[None], occluded(picture, zones.masks, fill)]), temperature)
-    return probs[0] - probs[1:]
-
-
 def zone_weighted_maps(engine: Engine, images: np.ndarray, heatmaps: np.ndarray, zones: Sequence[LungZones],
                        temperature: float = 1.0, fill: str = DEFAULT_FILL, progress: bool = True) -> np.ndarray:
     """(N, S, S) float32: :func:`zone_weighted` maps of canonical ``images`` (N, S, S) uint8, one occlusion batch each."""
@@ -89,8 +81,8 @@ def zone_weighted_maps(engine: Engine, images: np.ndarray, heatmaps: np.ndarray,
         raise ValueError(f"{len(images)} images, {len(heatmaps)} heatmaps and {len(zones)} zone sets")
     out = np.zeros(np.shape(heatmaps), dtype=np.float32)
     for index in tqdm(range(len(images)), desc="zone weighting", disable=not progress):
-        drops = zone_contributions(engine, np.asarray(images[index], dtype=np.float32) / 255.0, zones[index],
-                                   temperature, fill)
+        _, drops = zone_drops(engine, np.asarray(images[index], dtype=np.float32) / 255.0, zones[index], fill,
+                              temperature)
         out[index] = zone_weighted(heatmaps[index], zones[index], drops)
     return out
 
@@ -103,14 +95,9 @@ def zone_weighted_study(engine: Engine, study: GradCamStudy, read_film: FilmRead
     P(pneumonia) do not weigh). The zones are those the faithfulness study hides (the model input's
     lungs); the lung share is measured on the original film, as :func:`study_images` does.
     """
-    if study.images is None:
-        raise ValueError("this study kept no images")
-    called = np.flatnonzero(study.table["predicted"].to_numpy() == 1)
-    images = np.asarray(study.images)[called]
+    called, images, cam_maps = study.called_pneumonia()
     zones = [lung_zones(image) for image in images]
-    maps = zone_weighted_maps(engine, images, np.stack([study.heatmap(int(i)) for i in called])
-                              if called.size else np.zeros((0, *images.shape[1:])), zones, study.temperature, fill,
-                              progress)
+    maps = zone_weighted_maps(engine, images, cam_maps, zones, study.temperature, fill, progress)
     heatmaps, table = study.heatmaps.copy(), study.table.copy()
     for row, heatmap in zip(called, maps):
         heatmaps[row] = heatmap
