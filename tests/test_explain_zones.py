@@ -125,13 +125,13 @@ def test_the_reference_fill_paints_normal_lung_texture_at_the_films_exposure():
     assert most_typical(stack) in {1, 2}  # nearest the mean (127.5)
 
 
-def test_the_zone_the_model_reads_comes_first_from_one_batch():
+def test_the_zone_the_model_reads_comes_first():
     engine = BrightnessEngine()
     zones = zones_from_mask(two_lungs())
     heat = np.zeros((S, S))
     heat[30:40, 5:25] = 1
     report = zone_report(engine, film(), zones, "lung_mean", heatmap=heat)
-    assert engine.batches == [7]  # the film and its six occlusions in one pass
+    assert engine.batches == [1] * 7  # the film and its six occlusions, one image per pass
     top = report.contributions[0]
     assert top.zone == "right lower" and top.contribution > 0.5 and top.heat_share == pytest.approx(1.0)
     assert all(abs(c.contribution) < 1e-6 for c in report.contributions[1:])
@@ -168,13 +168,24 @@ def test_fill_choice_reads_logits_not_the_flat_end_of_the_sigmoid():
     assert choose_fill(table) == "lung_mean"
 
 
-def test_the_zones_batch_split_over_workers_scores_the_same():
+def test_a_lent_core_scores_the_same_zones():
+    from pneumolib.engine.lending import Lent
+
+    class AlwaysSpare(Lent):
+        returned = 0
+
+        def keep(self) -> bool:
+            return True
+
+        def give_back(self) -> None:
+            self.returned += 1
+
     engine = BrightnessEngine()
     zones = zones_from_mask(two_lungs())
     one = zone_report(engine, film(), zones, "lung_mean", probability=0.5)
-    engine.batches.clear()
-    two = zone_report(engine, film(), zones, "lung_mean", probability=0.5, workers=2)
-    assert sorted(engine.batches) == [3, 3]
+    lent = AlwaysSpare()
+    two = zone_report(engine, film(), zones, "lung_mean", probability=0.5, lent=lent)
+    assert engine.batches == [1] * 12 and lent.returned == 1
     assert [(c.zone, c.contribution) for c in one.contributions] == [(c.zone, c.contribution) for c in two.contributions]
 
 
@@ -251,7 +262,7 @@ def test_a_known_probability_saves_the_films_own_pass():
     zones = zones_from_mask(two_lungs())
     full = zone_report(engine, film(), zones, "lung_mean")
     reused = zone_report(engine, film(), zones, "lung_mean", probability=full.probability)
-    assert engine.batches == [7, 6]
+    assert engine.batches == [1] * 13  # seven passes, then six
     assert [c.as_dict() for c in reused.contributions] == [c.as_dict() for c in full.contributions]
 
 
@@ -315,7 +326,7 @@ def test_zone_weighting_moves_an_unfaithful_maps_heat_to_the_zone_the_model_read
     unfaithful = np.full((S, S), 0.05, np.float32)
     unfaithful[16:26, 35:55] = 1.0  # heat on the other lung
     _, drops = zone_drops(engine, image / 255.0, zones, fill="lung_mean")
-    assert engine.batches == [7] and int(np.argmax(drops)) == ZONE_NAMES.index("right lower")
+    assert engine.batches == [1] * 7 and int(np.argmax(drops)) == ZONE_NAMES.index("right lower")
     weighted = zone_weighted_maps(engine, image[None], unfaithful[None], [zones], fill="lung_mean", progress=False)
     assert weighted.shape == (1, S, S)
     assert heat_per_zone(weighted[0], zones)[ZONE_NAMES.index("right lower")] > 0.9 * heat_per_zone(

@@ -39,13 +39,16 @@ def test_regions_come_with_the_heatmap_only(client):
         assert all(0 <= x <= 1 and 0 <= y <= 1 for x, y in zone["outline"])
 
 
-def _batches_of_one_heatmap_request(client) -> list[int]:
+def _passes_of_one_heatmap_request(client) -> list[tuple[int, str]]:
+    """(batch size, thread name) of every engine call one heatmap request makes."""
+    import threading
+
     predictor = client.app.state.service.predictor
-    batches = []
+    passes = []
     run = predictor.engine.run
 
     def counting(batch, outputs):
-        batches.append(len(batch))
+        passes.append((len(batch), threading.current_thread().name))
         return run(batch, outputs)
 
     predictor.engine.run = counting
@@ -53,17 +56,19 @@ def _batches_of_one_heatmap_request(client) -> list[int]:
         assert predict(client, heatmap=True, allow_non_xray=True).status_code == 200
     finally:
         predictor.engine.run = run
-    return batches
+    assert not client.app.state.service.slots.locked()  # every slot, lent ones too, is back
+    return passes
 
 
-def test_an_idle_slot_splits_the_zones_batch_over_two_cores(client):
-    batches = _batches_of_one_heatmap_request(client)
-    assert batches[0] == 1 and sorted(batches[1:]) == [3, 3]  # the prediction, then two halves side by side
+def test_the_zones_are_scored_one_image_per_pass_after_the_prediction(client):
+    passes = _passes_of_one_heatmap_request(client)
+    assert [size for size, _ in passes] == [1] * 7  # the prediction, then the six hidden copies
 
 
-def test_with_no_idle_slot_the_zones_are_measured_in_one_extra_batch():
+def test_without_a_spare_slot_nothing_is_lent():
     with TestClient(create_app(tiny_checkpoint(), ServiceSettings(max_concurrency=1))) as single:
-        assert _batches_of_one_heatmap_request(single) == [1, 6]  # the prediction's pass, then the six together
+        passes = _passes_of_one_heatmap_request(single)
+        assert len(passes) == 7 and "lent-core" not in {thread for _, thread in passes}
 
 
 def test_a_public_service_never_borrows_a_slot():
@@ -72,7 +77,8 @@ def test_a_public_service_never_borrows_a_slot():
     settings = public_settings(ServiceSettings()).settings
     assert settings.max_concurrency == 2 and not settings.heatmap_idle_slot
     with TestClient(create_app(tiny_checkpoint(), settings)) as public:
-        assert _batches_of_one_heatmap_request(public) == [1, 6]
+        passes = _passes_of_one_heatmap_request(public)
+        assert len(passes) == 7 and "lent-core" not in {thread for _, thread in passes}
 
 
 def test_the_idle_slot_switch_reads_0_or_1_only():
@@ -82,25 +88,3 @@ def test_the_idle_slot_switch_reads_0_or_1_only():
     assert not ServiceSettings.from_env({HEATMAP_IDLE_SLOT_ENV: "0"}).heatmap_idle_slot
     with pytest.raises(ValueError, match="must be 0 .off. or 1 .on."):
         ServiceSettings.from_env({HEATMAP_IDLE_SLOT_ENV: "yes"})
-
-
-def test_a_slot_is_borrowed_only_when_idle_and_always_returned():
-    import asyncio
-
-    from pneumolib.serving.app import idle_slot
-
-    async def scenario() -> list:
-        slots = asyncio.Semaphore(2)
-        seen = []
-        async with slots:
-            async with idle_slot(slots, wanted=True) as borrowed:
-                seen.append((borrowed, slots.locked()))
-            async with idle_slot(slots, wanted=False) as borrowed:
-                seen.append((borrowed, slots.locked()))
-            async with slots:  # every slot busy: nothing to borrow, and no waiting for one
-                async with idle_slot(slots, wanted=True) as borrowed:
-                    seen.append((borrowed, slots.locked()))
-        seen.append(("free again", slots._value))
-        return seen
-
-    assert asyncio.run(scenario()) == [(True, True), (False, False), (False, True), ("free again", 2)]

@@ -2,9 +2,10 @@
 
 A heatmap says where features that the head weighs were strong; it does not say the call would
 change without them. Occlusion asks the model directly: fill one zone with something carrying no
-evidence, score the film again, and read the drop in P(pneumonia). All six zones and the original
-go through the engine in **one batch** of seven, so a request pays one batched forward pass, not
-seven.
+evidence, score the film again, and read the drop in P(pneumonia). The six hidden copies go through
+the engine one image per pass (:func:`pneumolib.engine.lending.run_one_by_one`): on a small CPU that
+is faster than one batch, and it lets a heatmap request use an idle second core for exactly as long
+as no other request waits for it.
 
 What "carrying no evidence" means is an empirical question: a grey patch in a lung can look like
 an opacity (evidence *for* pneumonia), a black one like hyperinflated lung, and any flat patch
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pneumolib.engine import Engine, calibrated_probability, margin_logits
+from pneumolib.engine.lending import Lent, run_one_by_one
 from pneumolib.explain.reference_film import matched_reference
 from pneumolib.explain.zones import ZONE_NAMES, LungZones
 
@@ -88,19 +90,16 @@ def logits_of(engine: Engine, images: np.ndarray) -> np.ndarray:
     return margin_logits(engine.run(np.asarray(images, dtype=np.float32)[:, None], ("logits",))["logits"])
 
 
-def probabilities(engine: Engine, images: np.ndarray, temperature: float = 1.0, workers: int = 1) -> np.ndarray:
-    """Calibrated P(pneumonia) of float images (N, S, S) in [0, 1]: one batched pass, or ``workers``
-    passes over equal parts of the batch run side by side (each engine call keeps its own threads, so
-    two workers use two cores where one call would use one)."""
-    images = np.asarray(images, dtype=np.float32)
-    parts = min(max(1, workers), len(images))
-    if parts == 1:
-        return calibrated_probability(logits_of(engine, images), temperature)
-    from concurrent.futures import ThreadPoolExecutor
+def probabilities(engine: Engine, images: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Calibrated P(pneumonia) of float images (N, S, S) in [0, 1], one batched pass."""
+    return calibrated_probability(logits_of(engine, images), temperature)
 
-    with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="occlusion") as pool:
-        logits = list(pool.map(lambda part: logits_of(engine, part), np.array_split(images, parts)))
-    return calibrated_probability(np.concatenate(logits), temperature)
+
+def probabilities_one_by_one(engine: Engine, images: np.ndarray, temperature: float = 1.0,
+                             lent: Lent | None = None) -> np.ndarray:
+    """:func:`probabilities`, one image per pass, with a ``lent`` core's thread joining in while it may."""
+    logits = run_one_by_one(lambda one: logits_of(engine, one[None]), np.asarray(images, dtype=np.float32), lent)
+    return calibrated_probability(np.asarray(logits, dtype=np.float32).ravel(), temperature)
 
 
 @dataclass(frozen=True)
@@ -144,11 +143,10 @@ class ZoneReport:
 
 def zone_report(engine: Engine, image: np.ndarray, zones: LungZones, fill: str = DEFAULT_FILL,
                 temperature: float = 1.0, heatmap: np.ndarray | None = None,
-                probability: float | None = None, workers: int = 1) -> ZoneReport:
-    """Occlude each of the six zones of ``image`` (S, S float in [0, 1]) in one batch: of six when the
-    film's own calibrated ``probability`` is given (a prediction already scored it), else of seven;
-    ``workers`` > 1 splits that batch into as many parts scored side by side."""
-    base, drops = zone_drops(engine, image, zones, fill, temperature, probability, workers)
+                probability: float | None = None, lent: Lent | None = None) -> ZoneReport:
+    """Occlude each of the six zones of ``image`` (S, S float in [0, 1]) and score the copies
+    (:func:`zone_drops`), with each zone's share of ``heatmap`` when one is given."""
+    base, drops = zone_drops(engine, image, zones, fill, temperature, probability, lent)
     shares = [None] * len(ZONE_NAMES)
     if heatmap is not None:
         from pneumolib.explain.zones import heat_per_zone
@@ -162,16 +160,16 @@ def zone_report(engine: Engine, image: np.ndarray, zones: LungZones, fill: str =
 
 def zone_drops(engine: Engine, image: np.ndarray, zones: LungZones, fill: str = DEFAULT_FILL,
                temperature: float = 1.0, probability: float | None = None,
-               workers: int = 1) -> tuple[float, np.ndarray]:
+               lent: Lent | None = None) -> tuple[float, np.ndarray]:
     """P(pneumonia) of ``image`` (S, S float in [0, 1]) and, per zone in :data:`ZONE_NAMES` order,
-    how much hiding it lowers that (6,): one batch of seven, or of six when ``probability`` is the
-    film's own, already scored; ``workers`` > 1 scores the batch in as many parts side by side."""
+    how much hiding it lowers that (6,): seven passes of one image, or six when ``probability`` is
+    the film's own, already scored; a ``lent`` core scores some of them side by side while it may."""
     image = np.asarray(image, dtype=np.float32)
     hidden = occluded(image, zones.masks, fill)
     if probability is None:
-        probs = probabilities(engine, np.concatenate([image[None], hidden]), temperature, workers)
+        probs = probabilities_one_by_one(engine, np.concatenate([image[None], hidden]), temperature, lent)
     else:
-        probs = np.concatenate([[probability], probabilities(engine, hidden, temperature, workers)])
+        probs = np.concatenate([[probability], probabilities_one_by_one(engine, hidden, temperature, lent)])
     return float(probs[0]), probs[0] - probs[1:]
 
 

@@ -40,6 +40,7 @@ from pneumolib.serving.predictor import OVERRIDE_FLAG, Predictor
 from pneumolib.serving.schemas import DISCLAIMER, ErrorBody, OperatingPointName, PredictionResponse, prediction_response
 from pneumolib.serving.security import SecurityHeaders
 from pneumolib.serving.settings import ServiceSettings
+from pneumolib.serving.slots import InferenceSlots, LentSlot
 from pneumolib.serving.uploads import MULTIPART_OVERHEAD, BodySizeLimit, read_upload, too_large_detail
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class ServiceState:
     checkpoint_source: str = ""
     model_info: dict[str, Any] = field(default_factory=dict)
     error: str | None = "The model is still loading."
-    slots: asyncio.Semaphore | None = None
+    slots: InferenceSlots | None = None
 
 
 def create_app(checkpoint: str | os.PathLike | None = None, settings: ServiceSettings | None = None,
@@ -75,7 +76,7 @@ def create_app(checkpoint: str | os.PathLike | None = None, settings: ServiceSet
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.slots = asyncio.Semaphore(settings.max_concurrency)
+        state.slots = InferenceSlots(settings.max_concurrency)
         with cpu_threads(settings.inference_threads()):
             loading = asyncio.ensure_future(run_in_threadpool(_load, state, checkpoint))
             if not load_in_background:
@@ -209,10 +210,10 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
             async with state.slots:  # queued uploads wait as spooled files, not as bytes in memory
                 data = await read_upload(file, state.settings.max_upload_bytes)
                 size = len(data)
-                async with idle_slot(state.slots, wanted=heatmap and state.settings.heatmap_idle_slot) as borrowed:
+                async with state.slots.lend_idle(wanted=heatmap and state.settings.heatmap_idle_slot) as lent:
                     answer = await run_in_threadpool(
                         _answer, predictor, state.settings, data, file.filename, file.content_type,
-                        operating_point.value, heatmap, allow_non_xray, 2 if borrowed else 1,
+                        operating_point.value, heatmap, allow_non_xray, lent,
                     )
             status = 200
             return answer
@@ -230,31 +231,12 @@ def _media_type(declared: str | None) -> str:
     return kind if re.fullmatch(r"[a-z0-9.+-]{1,40}/[a-z0-9.+-]{1,60}", kind) else "no valid type"
 
 
-@asynccontextmanager
-async def idle_slot(slots: asyncio.Semaphore, wanted: bool) -> AsyncIterator[bool]:
-    """A second inference slot for this request, only if one stands idle right now (never waits).
-
-    A heatmap request also scores the six lung zones hidden in turn, six more passes of the model;
-    with a second slot that batch is split over two cores. Only an idle slot is taken, so the cores
-    are never oversubscribed, and under load (no idle slot) the request runs on its one slot as
-    before. Yields whether a slot was borrowed.
-    """
-    borrowed = wanted and not slots.locked()
-    if borrowed:
-        await slots.acquire()  # free right now: returns at once, with no other task in between
-    try:
-        yield borrowed
-    finally:
-        if borrowed:
-            slots.release()
-
-
 def _answer(predictor: Predictor, settings: ServiceSettings, data: bytes, filename: str | None,
             content_type: str | None, operating_point: str, heatmap: bool,
-            allow_non_xray: bool, occlusion_workers: int = 1) -> PredictionResponse:
+            allow_non_xray: bool, lent: LentSlot | None = None) -> PredictionResponse:
     """Decode, predict and shape the answer: the CPU-bound part, run in a worker thread."""
     image = decode_image(data, filename, content_type, max_bytes=settings.max_upload_bytes,
                           max_pixels=settings.max_pixels)
     prediction = predictor.predict(image, operating_point, heatmap=heatmap, allow_non_xray=allow_non_xray,
-                                   heatmap_max_side=settings.heatmap_max_side, occlusion_workers=occlusion_workers)
+                                   heatmap_max_side=settings.heatmap_max_side, lent=lent)
     return prediction_response(prediction, image, predictor.info)

@@ -27,6 +27,7 @@ from pneumolib.data.inputs.preprocess import canonical_image
 from pneumolib.decode.errors import NotAChestXray
 from pneumolib.decode.image import DecodedImage
 from pneumolib.engine import Engine, create_engine, margin_logits, to_model_input, with_views
+from pneumolib.engine.lending import Lent
 from pneumolib.explain.linear_head_cam import LinearHeadCAM
 from pneumolib.explain.occlusion import occlusion_fill_of, zone_report
 from pneumolib.explain.zones import lung_zones, zone_outlines
@@ -162,12 +163,12 @@ class Predictor:
         heatmap: bool = False,
         allow_non_xray: bool = False,
         heatmap_max_side: int = 0,
-        occlusion_workers: int = 1,
+        lent: Lent | None = None,
     ) -> Prediction:
         """Gate, score and threshold one image; raises :class:`NotAChestXray` when gated out.
 
-        ``occlusion_workers``: how many engine calls may score the lung zones' occlusions side by
-        side (the service passes 2 when an inference slot stands idle, see ``serving.app``)."""
+        ``lent``: an idle inference slot the service lends a heatmap request while no other request
+        waits for it (``serving.app``); the lung zones' occlusions use it (:mod:`pneumolib.engine.lending`)."""
         if operating_point not in self.operating_points:
             raise ValueError(f"unknown operating point {operating_point!r}")
         canonical = self.model_input(image)
@@ -196,7 +197,7 @@ class Predictor:
                              "itself is unaffected")
             else:
                 try:
-                    regions = self.regions(canonical, square, called_pneumonia, probability, occlusion_workers)
+                    regions = self.regions(canonical, square, called_pneumonia, probability, lent)
                 except Exception:
                     logger.exception("lung-zone occlusion failed")
                     notes.append("the lung zones could not be measured for this image; the prediction "
@@ -205,13 +206,13 @@ class Predictor:
                           gate_overridden=not gate.passed, heatmap_png=png, warnings=notes, regions=regions)
 
     def regions(self, canonical: np.ndarray, heatmap: np.ndarray, called_pneumonia: bool,
-                probability: float | None = None, workers: int = 1) -> dict[str, Any]:
-        """The six lung zones of the model's input, each one's occlusion effect (one batch of six
-        through the engine, the film's own ``probability`` reused), its share of the heatmap and its
-        outline, largest effect first."""
+                probability: float | None = None, lent: Lent | None = None) -> dict[str, Any]:
+        """The six lung zones of the model's input, each one's occlusion effect (six passes through
+        the engine, the film's own ``probability`` reused), its share of the heatmap and its outline,
+        largest effect first."""
         zones = lung_zones(canonical)
         report = zone_report(self.engine, canonical.astype(np.float32) / 255.0, zones, occlusion_fill_of(self.metadata),
-                             self.temperature, heatmap, probability, workers)
+                             self.temperature, heatmap, probability, lent)
         body = report.as_dict(called_pneumonia)
         outlines = zone_outlines(zones)
         for zone in body["zones"]:

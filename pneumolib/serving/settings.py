@@ -62,10 +62,10 @@ class ServiceSettings:
     limit, the local default; notebook 06 sets one before opening a public tunnel)."""
     client_burst: int = 20
     heatmap_idle_slot: bool = True
-    """A heatmap request that finds an inference slot idle borrows it and scores its six occlusions
-    on two cores (about 1.7x faster on 2 cores; see ``serving.app.idle_slot``). Off on a public URL
-    (notebook 06), where one visitor should not take both cores and a heatmap's speed should not
-    depend on whether strangers happen to be sending films."""
+    """A heatmap request that finds an inference slot idle borrows it for its six occlusions, and
+    gives it back as soon as another request waits (``serving.slots``; ``scripts/bench_occlusion.py``
+    times it). Off on a public URL (notebook 06), where one visitor should not take both cores and
+    a heatmap's speed should not depend on whether strangers happen to be sending films."""
 
     def __post_init__(self) -> None:
         engine_preference(self.engine)  # raises on an unknown engine name

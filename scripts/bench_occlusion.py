@@ -1,0 +1,95 @@
+"""What scoring a heatmap's six lung-zone occlusions costs, three ways, in one run.
+
+The service scores the six hidden copies of a film with one engine thread per request (the cores
+shared among its inference slots). This times, in interleaved rounds on the sample film with the
+checkpoint the service would load:
+
+* ``batch of six``: one engine call for all six (the way before one image per pass);
+* ``one by one``: six single-image calls (:func:`pneumolib.explain.occlusion.probabilities_one_by_one`,
+  what a heatmap request does when no slot is idle, and always on a public URL);
+* ``one by one, lent core``: the same with a second thread on an idle slot's core
+  (:mod:`pneumolib.engine.lending`; the service's default when a slot is free);
+
+and prints each median with its ratio to the batch of six, and the largest difference in
+P(pneumonia) between the ways. It measures; it asserts nothing.
+
+    python scripts/bench_occlusion.py --repeats 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from _server import default_image
+from threadpoolctl import threadpool_limits
+
+from pneumolib.checkpoint import find_checkpoint
+from pneumolib.decode.image import decode_image
+from pneumolib.explain.occlusion import occluded, occlusion_fill_of, probabilities, probabilities_one_by_one
+from pneumolib.explain.zones import lung_zones
+from pneumolib.serving.predictor import Predictor
+
+
+class SpareCore:
+    """A lent core nobody asks back (an otherwise idle service)."""
+
+    def keep(self) -> bool:
+        return True
+
+    def give_back(self) -> None:
+        pass
+
+
+def describe(predictor: Predictor) -> str:
+    engine = predictor.engine.describe()
+    return f"engine {engine.get('engine')} ({engine.get('runtime', '')}, {engine.get('device', '')})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=None, help="default: the checkpoint the service would load")
+    parser.add_argument("--image", default=None, help="default: the bundled sample film")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="engine threads per call (the service: cores / slots)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)  # the ONNX session takes this many threads, as in the service
+    threadpool_limits(limits=1, user_api="blas")
+    predictor = Predictor.load(args.checkpoint or find_checkpoint()[0])
+    path = Path(args.image) if args.image else default_image()
+    image = decode_image(path.read_bytes(), path.name, None)
+    canonical = predictor.model_input(image)
+    hidden = occluded(canonical.astype(np.float32) / 255.0, lung_zones(canonical).masks,
+                      occlusion_fill_of(predictor.metadata))
+    ways = {
+        "batch of six": lambda: probabilities(predictor.engine, hidden, predictor.temperature),
+        "one by one": lambda: probabilities_one_by_one(predictor.engine, hidden, predictor.temperature),
+        "one by one, lent core": lambda: probabilities_one_by_one(predictor.engine, hidden, predictor.temperature,
+                                                                  SpareCore()),
+    }
+    answers = {name: way() for name, way in ways.items()}  # also the warm-up
+    timings: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(args.repeats):
+        for name, way in ways.items():
+            start = time.perf_counter()
+            way()
+            timings[name].append(time.perf_counter() - start)
+    base = statistics.median(timings["batch of six"])
+    print(f"{platform.processor() or platform.machine()}, {args.threads} engine thread(s) per call, "
+          f"{args.repeats} rounds, {describe(predictor)}")
+    print(f"{'way':<24}{'median ms':>10}{'/ batch of six':>16}")
+    for name, seconds in timings.items():
+        middle = statistics.median(seconds)
+        print(f"{name:<24}{1000 * middle:>10.1f}{middle / base:>15.2f}x")
+    reference = answers["batch of six"]
+    worst = max(float(np.abs(answer - reference).max()) for answer in answers.values())
+    print(f"largest difference in P(pneumonia) between the ways: {worst:.1e}")
+
+
+if __name__ == "__main__":
+    main()
