@@ -86,6 +86,10 @@ def main() -> None:
     for name, summary in summaries.items():
         print(f"\n{name}: deletion curve\n{pd.DataFrame(summary['deletion_curve']).to_string(index=False)}")
         print(f"{name}: top zone per group\n{pd.DataFrame(summary['top_zones']).T.round(2).to_string()}")
+        print(f"{name}: films by the side with more heat (rows) and the side whose occlusion matters more\n"
+              f"{pd.DataFrame(summary['laterality_sides']).T.to_string()}")
+        print(f"{name}: laterality by the least gap between the lungs' occlusion drops\n"
+              f"{pd.DataFrame(summary['laterality_by_gap']).to_string(index=False, float_format=lambda v: f'{v:.3f}')}")
     if args.decide_score:  # the randomisation check on 32 val films, explaining pneumonia
         rho = randomisation_check(model, np.array(data.images[:32]), target_class=1, score="log_odds").mean
         logit, log_odds = summaries.values()

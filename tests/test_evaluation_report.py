@@ -264,6 +264,14 @@ def test_the_heatmap_section_gives_no_ratio_where_random_hiding_raises_the_proba
     assert "| 20% | 0.0200 | -0.0100 | n/a |" in text and "no ratio is defined" in text
     summary["deletion_curve"] = summary["deletion_curve"][:1]
     assert "no ratio is defined" not in render_heatmap_section(summary)
+    assert "occlusion names it" not in text  # a report from before the sides were measured
+    summary["laterality_sides"] = {"right": {"right": 3, "left": 1}, "left": {"right": 2, "left": 0}}
+    summary["laterality_by_gap"] = [{"least_gap": 0.0, "films": 6, "agreement": 0.5},
+                                    {"least_gap": 0.05, "films": 2, "agreement": 1.0},
+                                    {"least_gap": 0.2, "films": 0, "agreement": float("nan")}]
+    detail = render_heatmap_section(summary)
+    assert "more heat on the right lung in 4 of 6 films, occlusion names it in 5" in detail
+    assert "50% of 6 at a gap of 0.00 or more, 100% of 2 at a gap of 0.05 or more." in detail
 
 
 def test_the_committed_documents_are_what_the_bundled_models_report_renders(tmp_path):

@@ -216,6 +216,21 @@ def test_faithfulness_tells_a_faithful_map_from_an_unfaithful_one():
     curve = study.deletion_curve()
     assert list(curve["share_of_lung_area"]) == list(DELETION_SHARES)
     assert study.top_zones().loc["bacteria", "right lower"] == 1.0
+    assert (table["side_drop right"] > table["side_drop left"]).all()  # the film's bright evidence is on the right
+    sides = study.laterality_sides()
+    assert sides.loc["right", "right"] == 1 and sides.loc["left", "right"] == 1 and sides["left"].sum() == 0
+
+
+def test_laterality_by_gap_keeps_only_films_whose_lungs_differ_enough():
+    from pneumolib.explain.faithfulness import FaithfulnessStudy
+
+    table = pd.DataFrame({"hot_side": ["right", "left", "left", "right"],
+                          "decisive_side": ["right", "right", "left", "left"],
+                          "side_drop right": [0.30, 0.02, 0.00, 0.10], "side_drop left": [0.00, 0.00, 0.40, 0.12]})
+    by_gap = FaithfulnessStudy(table, "blur").laterality_by_gap([0.0, 0.05, 0.35, 0.5]).set_index("least_gap")
+    assert list(by_gap["films"]) == [4, 2, 1, 0]
+    assert by_gap.loc[0.0, "agreement"] == 0.5 and by_gap.loc[0.05, "agreement"] == 1.0  # the two near ties drop out
+    assert np.isnan(by_gap.loc[0.5, "agreement"])
 
 
 def test_the_zone_figures_show_every_zone():

@@ -9,7 +9,8 @@ the call rests elsewhere. Three measures put it to the test on films called pneu
   of the same area). A faithful map's drop is larger; the curve over several shares is the
   deletion curve.
 * **Laterality.** The side (the patient's right or left lung) holding more heat should be the side
-  whose occlusion lowers P(pneumonia) more.
+  whose occlusion lowers P(pneumonia) more; the sides' table and the agreement by how far apart
+  the two lungs' occlusion drops are say where the two part ways.
 * **Zones.** Each of the six zones hidden in turn (:mod:`pneumolib.explain.occlusion`): which zone
   carries the call, by class and subtype (bacterial / viral).
 
@@ -32,6 +33,7 @@ from pneumolib.explain.study import GradCamStudy
 from pneumolib.explain.zones import SIDES, ZONE_NAMES, LungZones, heat_per_zone
 
 DELETION_SHARES = (0.05, 0.10, 0.20, 0.30, 0.50)  # of the film's lung area
+LATERALITY_GAPS = (0.0, 0.01, 0.05, 0.10, 0.20)  # least |drop right - drop left| in P(pneumonia)
 
 
 def hottest(heatmap: np.ndarray, count: int) -> np.ndarray:
@@ -75,6 +77,24 @@ class FaithfulnessStudy:
     def laterality_agreement(self) -> float:
         """Share of films whose hotter side is the side whose occlusion lowers P(pneumonia) more."""
         return float((self.table["hot_side"] == self.table["decisive_side"]).mean())
+
+    def laterality_sides(self) -> pd.DataFrame:
+        """Films per (side with more heat, side whose occlusion lowers P(pneumonia) more): where the
+        two disagree, and whether the map leans to one lung more often than occlusion does."""
+        table = pd.crosstab(self.table["hot_side"], self.table["decisive_side"])
+        return table.reindex(index=list(SIDES), columns=list(SIDES), fill_value=0).rename_axis(
+            index="side with more heat", columns="side whose occlusion matters more")
+
+    def laterality_by_gap(self, gaps: Sequence[float] = LATERALITY_GAPS) -> pd.DataFrame:
+        """Laterality agreement among the films whose two lungs' occlusion drops differ by at least
+        each gap. Where hiding either lung moves P(pneumonia) about as much, "the side the call rests
+        on" is close to a coin toss; if agreement rose steeply with the gap, the disagreements would
+        be such near ties, and if it stays flat, the map and occlusion differ on clear-cut films too."""
+        gap = (self.table[f"side_drop {SIDES[0]}"] - self.table[f"side_drop {SIDES[1]}"]).abs()
+        agree = self.table["hot_side"] == self.table["decisive_side"]
+        return pd.DataFrame([{"least_gap": float(g), "films": int((gap >= g).sum()),
+                              "agreement": float(agree[gap >= g].mean()) if (gap >= g).any() else float("nan")}
+                             for g in gaps])
 
     def top_zones(self, by: str = "group") -> pd.DataFrame:
         """How often each zone is the one whose occlusion lowers P(pneumonia) most, per ``by``."""
@@ -126,6 +146,7 @@ def faithfulness_study(
         row["decisive_side"] = SIDES[int(np.argmax(side_drops))]
         row["top_zone"] = ZONE_NAMES[int(np.argmax(zone_drops))]
         row["mask_source"] = film_zones.source
+        row.update({f"side_drop {side}": float(d) for side, d in zip(SIDES, side_drops)})
         row.update({f"zone_drop {name}": float(d) for name, d in zip(ZONE_NAMES, zone_drops)})
         row.update({f"zone_heat {name}": float(s) for name, s in zip(ZONE_NAMES, heat_per_zone(heat, film_zones))})
         rows.append(row)

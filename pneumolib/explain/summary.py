@@ -70,6 +70,9 @@ def summarise_study(engine: Engine, study: GradCamStudy, metadata: Mapping[str, 
         "occlusion_fill": fill,
         "deletion_curve": curve.to_dict(orient="records"),
         "laterality_agreement": faith.laterality_agreement() if len(faith.table) else None,
+        "laterality_sides": {hot: {side: int(n) for side, n in row.items()}
+                             for hot, row in faith.laterality_sides().iterrows()} if len(faith.table) else {},
+        "laterality_by_gap": faith.laterality_by_gap().to_dict(orient="records") if len(faith.table) else [],
         "top_zones": {group: {zone: float(v) for zone, v in row.items()}
                       for group, row in faith.top_zones().iterrows()} if len(faith.table) else {},
         "group_counts": {str(k): int(v) for k, v in faith.table["group"].value_counts().items()}

@@ -20,6 +20,23 @@ def _ratio(row: Mapping[str, Any]) -> str:
     return f"{row['heatmap'] / row['random']:.2f}"
 
 
+def _laterality_detail(summary: Mapping[str, Any]) -> list[str]:
+    """Which lung the map and occlusion each name, and agreement by how clear-cut occlusion is
+    (in reports that measured them)."""
+    sides, by_gap = summary.get("laterality_sides"), summary.get("laterality_by_gap")
+    if not sides or not by_gap:
+        return []
+    total = sum(sum(row.values()) for row in sides.values())
+    first = next(iter(sides))
+    map_first = sum(sides[first].values())
+    occlusion_first = sum(row.get(first, 0) for row in sides.values())
+    gaps = ", ".join(f"{row['agreement']:.0%} of {row['films']} at a gap of {row['least_gap']:.2f} or more"
+                     for row in by_gap if row["films"])
+    return [f"  The map puts more heat on the {first} lung in {map_first} of {total} films, occlusion names it in "
+            f"{occlusion_first}. Agreement by the least difference between the two lungs' drops in "
+            f"P(pneumonia): {gaps}."]
+
+
 def render_heatmap_section(summary: Mapping[str, Any] | None) -> str:
     """Lung share, the deletion curve, laterality and the top zones, as Markdown."""
     if not summary:
@@ -38,6 +55,7 @@ def render_heatmap_section(summary: Mapping[str, Any] | None) -> str:
     if summary.get("laterality_agreement") is not None:
         lines.append(f"- Laterality: the lung with more heat is the lung whose occlusion lowers P(pneumonia) more in "
                      f"**{summary['laterality_agreement']:.1%}** of those films (chance: 50 %).")
+        lines += _laterality_detail(summary)
     lines += ["", "| share of lung area hidden | drop in P(pneumonia), hottest first | random blobs | ratio |",
               "| ---: | ---: | ---: | ---: |"]
     for row in summary["deletion_curve"]:
