@@ -272,6 +272,25 @@ def test_the_faithfulness_sentences_follow_the_numbers():
     assert "does not lower it at all (it moves by +0.018), so no ratio is defined" in raised
 
 
+class GpuBrightnessEngine(BrightnessEngine):
+    """The same model, as if on a GPU."""
+
+    def describe(self):
+        return {"engine": self.name, "device": "cuda:0"}
+
+
+def test_on_a_gpu_the_zones_go_as_one_batch():
+    zones = zones_from_mask(two_lungs())
+    cpu, gpu = BrightnessEngine(), GpuBrightnessEngine()
+    assert cpu.runs_on_cpu and not gpu.runs_on_cpu
+    on_cpu = zone_report(cpu, film(), zones, "lung_mean")
+    on_gpu = zone_report(gpu, film(), zones, "lung_mean")
+    reused = zone_report(gpu, film(), zones, "lung_mean", probability=on_gpu.probability)
+    assert cpu.batches == [1] * 7 and gpu.batches == [7, 6]
+    assert [c.as_dict() for c in on_gpu.contributions] == [c.as_dict() for c in on_cpu.contributions]
+    assert [c.as_dict() for c in reused.contributions] == [c.as_dict() for c in on_gpu.contributions]
+
+
 def test_a_known_probability_saves_the_films_own_pass():
     engine = BrightnessEngine()
     zones = zones_from_mask(two_lungs())

@@ -63,6 +63,11 @@ class Engine(ABC):
         """What answers, for ``/health`` and logs."""
         return {"engine": self.name}
 
+    @property
+    def runs_on_cpu(self) -> bool:
+        """Whether the passes run on the CPU (an engine that names no device does)."""
+        return str(self.describe().get("device", "cpu")).startswith("cpu")
+
     def close(self) -> None:
         """Release what the engine holds on the model (hooks); a no-op unless overridden."""
 
