@@ -291,6 +291,22 @@ def test_on_a_gpu_the_zones_go_as_one_batch():
     assert [c.as_dict() for c in reused.contributions] == [c.as_dict() for c in on_gpu.contributions]
 
 
+def test_on_a_gpu_a_lent_core_is_given_back_unused():
+    class Offer:
+        kept = returned = 0
+
+        def keep(self) -> bool:
+            self.kept += 1
+            return True
+
+        def give_back(self) -> None:
+            self.returned += 1
+
+    gpu, offer = GpuBrightnessEngine(), Offer()
+    zone_report(gpu, film(), zones_from_mask(two_lungs()), "lung_mean", probability=0.5, lent=offer)
+    assert gpu.batches == [6] and offer.kept == 0 and offer.returned == 1
+
+
 def test_a_known_probability_saves_the_films_own_pass():
     engine = BrightnessEngine()
     zones = zones_from_mask(two_lungs())

@@ -166,14 +166,16 @@ def zone_drops(engine: Engine, image: np.ndarray, zones: LungZones, fill: str = 
     """P(pneumonia) of ``image`` (S, S float in [0, 1]) and, per zone in :data:`ZONE_NAMES` order,
     how much hiding it lowers that (6,), the film's own ``probability`` reused when given (a
     prediction already scored it). On a CPU one image per pass, a ``lent`` core scoring some of
-    them side by side while it may; on a GPU one batch."""
+    them side by side while it may; on a GPU one batch (and a ``lent`` core is given back unused)."""
     image = np.asarray(image, dtype=np.float32)
     films = occluded(image, zones.masks, fill)
     if probability is None:
         films = np.concatenate([image[None], films])
-    if engine.runs_on_cpu or lent is not None:
+    if engine.runs_on_cpu:
         probs = probabilities_one_by_one(engine, films, temperature, lent)
-    else:
+    else:  # a second CPU core adds nothing to a GPU's batch: the offer goes back untaken
+        if lent is not None:
+            lent.give_back()
         probs = probabilities(engine, films, temperature)
     if probability is not None:
         probs = np.concatenate([[probability], probs])
