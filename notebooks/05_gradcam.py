@@ -162,7 +162,8 @@ print(f"feature maps: {features.shape[0]} channels on a {features.shape[1]}x{fea
 # left). pneumolib segments the lungs (or falls back to an anatomical prior where that fails), cuts
 # six zones, hides each with the fill chosen on val (of the candidates, the one that moves the
 # logit of films called normal least: it should remove evidence without adding any) and scores the
-# six hidden copies, one image per pass. This is what the API returns as `regions` with the
+# six hidden copies (one batch on a GPU, one image per pass on a CPU). This is what the API
+# returns as `regions` with the
 # heatmap. A flat fill (grey, black, a blur) can itself look a little like an opacity to the model,
 # since healthy lung has texture; the `reference` fill paints in the lung texture of a typical
 # normal training film instead (`pneumolib.explain.reference_film`). The cell at the top printed
