@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import interleaved_timings
 
 from pneumolib.checkpoint import find_checkpoint, load_checkpoint
 from pneumolib.config import work_dir
@@ -84,15 +84,7 @@ def main() -> None:
         "library path": lambda: library.explain(image),
     }
     same = np.abs(head.explain(image).heatmaps - library.explain(image).heatmaps).max()
-    for _ in range(args.warmup):
-        for run in paths.values():
-            run()
-    times: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(args.repeats):
-        for name, run in paths.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
+    times = interleaved_timings(paths, args.repeats, args.warmup)
 
     print(f"model: {source}")
     print(f"input: 1 x 1 x {size} x {size}, method {args.method}, {args.repeats} rounds, "

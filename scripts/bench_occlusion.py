@@ -22,11 +22,11 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import interleaved_timings
 from threadpoolctl import threadpool_limits
 
 from pneumolib.checkpoint import find_checkpoint
@@ -77,12 +77,7 @@ def main() -> None:
                                                                   SpareCore()),
     }
     answers = {name: way() for name, way in ways.items()}  # also the warm-up
-    timings: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(args.repeats):
-        for name, way in ways.items():
-            start = time.perf_counter()
-            way()
-            timings[name].append(time.perf_counter() - start)
+    timings = interleaved_timings(ways, args.repeats)
     base = statistics.median(timings["batch of six"])
     print(f"{platform.processor() or platform.machine()}, {args.threads} engine thread(s) per call, "
           f"{args.repeats} rounds, {describe(engine)}")

@@ -168,22 +168,25 @@ def test_fill_choice_reads_logits_not_the_flat_end_of_the_sigmoid():
     assert choose_fill(table) == "lung_mean"
 
 
+class SpareCore:
+    """A lent core nobody asks back; counts how often it is asked and given back."""
+
+    def __init__(self) -> None:
+        self.kept = self.returned = 0
+
+    def keep(self) -> bool:
+        self.kept += 1
+        return True
+
+    def give_back(self) -> None:
+        self.returned += 1
+
+
 def test_a_lent_core_scores_the_same_zones():
-    from pneumolib.engine.lending import Lent
-
-    class AlwaysSpare(Lent):
-        returned = 0
-
-        def keep(self) -> bool:
-            return True
-
-        def give_back(self) -> None:
-            self.returned += 1
-
     engine = BrightnessEngine()
     zones = zones_from_mask(two_lungs())
     one = zone_report(engine, film(), zones, "lung_mean", probability=0.5)
-    lent = AlwaysSpare()
+    lent = SpareCore()
     two = zone_report(engine, film(), zones, "lung_mean", probability=0.5, lent=lent)
     assert engine.batches == [1] * 12 and lent.returned == 1
     assert [(c.zone, c.contribution) for c in one.contributions] == [(c.zone, c.contribution) for c in two.contributions]
@@ -292,17 +295,7 @@ def test_on_a_gpu_the_zones_go_as_one_batch():
 
 
 def test_on_a_gpu_a_lent_core_is_given_back_unused():
-    class Offer:
-        kept = returned = 0
-
-        def keep(self) -> bool:
-            self.kept += 1
-            return True
-
-        def give_back(self) -> None:
-            self.returned += 1
-
-    gpu, offer = GpuBrightnessEngine(), Offer()
+    gpu, offer = GpuBrightnessEngine(), SpareCore()
     zone_report(gpu, film(), zones_from_mask(two_lungs()), "lung_mean", probability=0.5, lent=offer)
     assert gpu.batches == [6] and offer.kept == 0 and offer.returned == 1
 

@@ -76,7 +76,8 @@ def _unit(heat: np.ndarray) -> np.ndarray:
 
 def zone_weighted_maps(engine: Engine, images: np.ndarray, heatmaps: np.ndarray, zones: Sequence[LungZones],
                        temperature: float = 1.0, fill: str = DEFAULT_FILL, progress: bool = True) -> np.ndarray:
-    """(N, S, S) float32: :func:`zone_weighted` maps of canonical ``images`` (N, S, S) uint8, one occlusion batch each."""
+    """(N, S, S) float32: :func:`zone_weighted` maps of canonical ``images`` (N, S, S) uint8, each film's six
+    zones occluded and scored (:func:`pneumolib.explain.occlusion.zone_drops`)."""
     if not len(images) == len(heatmaps) == len(zones):
         raise ValueError(f"{len(images)} images, {len(heatmaps)} heatmaps and {len(zones)} zone sets")
     out = np.zeros(np.shape(heatmaps), dtype=np.float32)

@@ -207,9 +207,9 @@ class Predictor:
 
     def regions(self, canonical: np.ndarray, heatmap: np.ndarray, called_pneumonia: bool,
                 probability: float | None = None, lent: Lent | None = None) -> dict[str, Any]:
-        """The six lung zones of the model's input, each one's occlusion effect (six passes through
-        the engine, the film's own ``probability`` reused), its share of the heatmap and its outline,
-        largest effect first."""
+        """The six lung zones of the model's input, each one's occlusion effect (scored through the
+        engine by :func:`~pneumolib.explain.occlusion.zone_drops`, the film's own ``probability``
+        reused), its share of the heatmap and its outline, largest effect first."""
         zones = lung_zones(canonical)
         report = zone_report(self.engine, canonical.astype(np.float32) / 255.0, zones, occlusion_fill_of(self.metadata),
                              self.temperature, heatmap, probability, lent)

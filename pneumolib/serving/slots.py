@@ -76,11 +76,6 @@ class LentSlot:
         self._lock = threading.Lock()
 
     @property
-    def held(self) -> bool:
-        """The slot was taken and is not back yet."""
-        return self._held and not self._returned
-
-    @property
     def returned(self) -> bool:
         return self._returned
 
