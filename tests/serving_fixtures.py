@@ -40,6 +40,9 @@ OPERATING_POINTS = {
                  "rule": "Youden's J"},
 }
 TEST_METRICS = {"roc_auc": {"estimate": 0.97, "lower": 0.95, "upper": 0.98}, "at": {}}
+HEATMAP_REPORT = {"operating_point": "screening", "films": 20, "films_called_pneumonia": 12,
+                  "lung_share_called_pneumonia": 0.61, "uniform_share_called_pneumonia": 0.21,
+                  "laterality_agreement": 0.75, "occlusion_fill": "reference", "deletion_curve": [], "top_zones": []}
 
 
 def xray_paths() -> list[Path]:
@@ -79,7 +82,7 @@ def tiny_checkpoint() -> Path:
                      "val_accept_rate": 1.0},
     }
     path = save_checkpoint(folder / "tiny.pt", model, metadata, ood_gate=gate.to_state())
-    (folder / "tiny.report.json").write_text(json.dumps({"test": TEST_METRICS}))
+    (folder / "tiny.report.json").write_text(json.dumps({"test": TEST_METRICS, "heatmaps": HEATMAP_REPORT}))
     return path
 
 

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from serving_fixtures import (
+    HEATMAP_REPORT,
     NOT_XRAY_DIR,
     OPERATING_POINTS,
     TEST_METRICS,
@@ -106,6 +107,9 @@ def test_model_description(client: TestClient) -> None:
     assert card["val_metrics"]["val_auc"] == 0.95
     assert card["val_metrics"]["undefined"] is None  # NaN cannot be JSON
     assert card["test_metrics"] == TEST_METRICS and card["test_report"] == "tiny.report.json"
+    measures = card["heatmap_measures"]  # what the page says beside a map: how often its side matched occlusion
+    assert measures["split"] == "test" and measures["laterality_agreement"] == HEATMAP_REPORT["laterality_agreement"]
+    assert measures["films_called_pneumonia"] == 12 and "deletion_curve" not in measures
     assert card["ood_gate"]["distance_threshold"] > 0
     assert card["input"]["image_size"] == 64 and "not a diagnostic tool" in card["intended_use"].lower()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serving_fixtures import NOT_XRAY_DIR, OPERATING_POINTS, XRAY_DIR, tiny_checkpoint, upload_kinds
+from serving_fixtures import HEATMAP_REPORT, NOT_XRAY_DIR, OPERATING_POINTS, XRAY_DIR, tiny_checkpoint, upload_kinds
 
 CHROMIUM = Path(os.environ.get("PNEUMO_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -147,6 +147,10 @@ def test_upload_shows_prediction_heatmap_and_slider(page, server) -> None:
     assert [line.split()[0] + " " + line.split()[1] for line in listed] == [z["zone"] for z in with_map["regions"]["zones"]]
     assert page.inner_text("#zones-summary") == with_map["regions"]["summary"]
     assert "not a diagnosis" in page.inner_text("#zones-note")
+    # beside a map, how often its hotter lung matched occlusion on the test split (from GET /model)
+    agreement = page.inner_text("#map-note")
+    assert percent(HEATMAP_REPORT["laterality_agreement"]) in agreement
+    assert f"of {HEATMAP_REPORT['films_called_pneumonia']} films called pneumonia" in agreement
     size = "element => [element.getBoundingClientRect().width, element.getBoundingClientRect().height]"
     svg_box = page.eval_on_selector("#zones-svg", size)
     box = page.eval_on_selector("#overlay", size)

@@ -72,6 +72,7 @@ def build_model_info(predictor: Predictor, checkpoint_source: str) -> dict[str, 
         "inference": predictor.engine.describe(),
         "test_metrics": report.get("test") if report else None,
         "test_report": report_path(predictor.path).name if report else None,
+        "heatmap_measures": heatmap_measures(report),
         "training": {
             "epoch": meta.get("epoch"),
             "pretrained_source": meta.get("pretrained_source"),
@@ -81,6 +82,23 @@ def build_model_info(predictor: Predictor, checkpoint_source: str) -> dict[str, 
         },
     }
     return finite_json(card)
+
+
+HEATMAP_MEASURES = ("operating_point", "films_called_pneumonia", "lung_share_called_pneumonia",
+                    "uniform_share_called_pneumonia", "laterality_agreement", "occlusion_fill")
+
+
+def heatmap_measures(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How far the test report found the heatmaps follow the model: what the page tells a reader.
+
+    The laterality figure (how often the hotter lung of the map is the lung whose occlusion lowers
+    P(pneumonia) more) is what a reader needs beside a map that points at one lung; None when the
+    report has no heatmap section.
+    """
+    heatmaps = (report or {}).get("heatmaps")
+    if not isinstance(heatmaps, dict) or "laterality_agreement" not in heatmaps:
+        return None
+    return {"split": "test", **{key: heatmaps.get(key) for key in HEATMAP_MEASURES}}
 
 
 def finite_json(value: Any) -> Any:

@@ -9,6 +9,7 @@
   let request = 0;           // answers to superseded requests are dropped
   let apiKey = "";           // the service's key, when it asks for one: in memory only, never stored
   let afterKey = null;       // what to do again once a key is given
+  let mapMeasures = null;    // the test report's heatmap figures, from GET /model
 
   const pct = (x) => (x > 0 && x < 0.001 ? "<0.1%" : x < 1 && x > 0.999 ? ">99.9%"
                       : (100 * x).toFixed(1).replace(/\.0$/, "") + "%");
@@ -35,6 +36,7 @@
       box.replaceChildren("Model ", bold(card.name), ` · ${card.architecture} · pneumolib ${card.version} · `,
                           code((card.sha256 || "").slice(0, 12)));
       box.title = `SHA-256 of the weights: ${card.sha256}\n${card.checkpoint_source || ""}`;
+      mapMeasures = card.heatmap_measures || null;
       for (const [name, point] of Object.entries(card.operating_points || {})) {
         const note = $(`op-${name}`);
         if (!note || typeof point.threshold !== "number") continue;
@@ -293,6 +295,15 @@
       + "(the patient's right lung is on the image's left). The zones are approximate"
       + (prior ? "; * marks a lung that could not be outlined on this film, drawn where lungs usually lie" : "")
       + ". This shows what the model relied on, not where disease is: not a diagnosis.";
+    $("map-note").textContent = mapAgreement();
+  }
+
+  function mapAgreement() {  // how far the map's side can be trusted, from the model's test report
+    const m = mapMeasures;
+    if (!m || typeof m.laterality_agreement !== "number" || typeof m.films_called_pneumonia !== "number") return "";
+    return `On the official test split the lung the heatmap made hotter was the lung whose hiding lowered the probability `
+      + `of pneumonia more in ${pct(m.laterality_agreement)} of ${m.films_called_pneumonia} films called pneumonia: `
+      + "where the colours and these numbers disagree, the numbers are the model's own answer.";
   }
 
   function applyOpacity() {
