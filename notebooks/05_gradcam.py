@@ -310,10 +310,12 @@ Markdown(describe_focus(study))
 #   drop in P(pneumonia) with hiding random smooth blobs of the lungs of the same area. A map that
 #   marks what the call rests on gives the larger drop (solid line above dashed).
 # * **Laterality:** is the lung holding more heat the lung whose occlusion lowers P(pneumonia) more?
+#   Its baseline is not a coin toss: hiding the larger lung tends to lower P(pneumonia) more, so a
+#   uniform map, whose hotter lung is simply the larger one, already agrees often.
 # * **Zones:** which of the six zones carries the call, by group: bacterial and viral pneumonia, and
 #   normal films called pneumonia (false positives).
 #
-# What to look for: the solid curve well above the dashed one; laterality well above one half;
+# What to look for: the solid curve well above the dashed one; laterality well above the uniform map's;
 # bacterial pneumonia (often lobar, one zone) concentrated on fewer zones than viral (often
 # diffuse, both sides).
 

@@ -81,7 +81,8 @@ def main() -> None:
                      "lung share": summary["lung_share_called_pneumonia"],
                      "uniform": summary["uniform_share_called_pneumonia"],
                      "drop, hottest 10 %": curve.loc[0.1, "heatmap"], "drop, random 10 %": curve.loc[0.1, "random"],
-                     "laterality": summary["laterality_agreement"], "fill": summary["occlusion_fill"]})
+                     "laterality": summary["laterality_agreement"],
+                     "uniform laterality": summary["uniform_laterality_agreement"], "fill": summary["occlusion_fill"]})
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for name, summary in summaries.items():
         print(f"\n{name}: deletion curve\n{pd.DataFrame(summary['deletion_curve']).to_string(index=False)}")

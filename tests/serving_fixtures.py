@@ -42,7 +42,8 @@ OPERATING_POINTS = {
 TEST_METRICS = {"roc_auc": {"estimate": 0.97, "lower": 0.95, "upper": 0.98}, "at": {}}
 HEATMAP_REPORT = {"operating_point": "screening", "films": 20, "films_called_pneumonia": 12,
                   "lung_share_called_pneumonia": 0.61, "uniform_share_called_pneumonia": 0.21,
-                  "laterality_agreement": 0.75, "occlusion_fill": "reference", "deletion_curve": [], "top_zones": []}
+                  "laterality_agreement": 0.75, "uniform_laterality_agreement": 0.7, "occlusion_fill": "reference",
+                  "deletion_curve": [], "top_zones": []}
 
 
 def xray_paths() -> list[Path]:

@@ -271,6 +271,9 @@ def test_the_heatmap_section_gives_no_ratio_where_random_hiding_raises_the_proba
                                     {"least_gap": 0.2, "films": 0, "agreement": float("nan")}]
     detail = render_heatmap_section(summary)
     assert "more heat on the right lung in 4 of 6 films, occlusion names it in 5" in detail
+    assert "50 % is not chance here" in detail and "chance: 50 %" not in detail  # no baseline in an older report
+    summary["uniform_laterality_agreement"] = 0.55
+    assert "in **60.0%** of those films (a uniform map, which names the larger lung: 55.0%)" in render_heatmap_section(summary)
     assert "50% of 6 at a gap of 0.00 or more, 100% of 2 at a gap of 0.05 or more." in detail
 
 

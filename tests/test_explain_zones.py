@@ -224,6 +224,21 @@ def test_faithfulness_tells_a_faithful_map_from_an_unfaithful_one():
     assert sides.loc["right", "right"] == 1 and sides.loc["left", "right"] == 1 and sides["left"].sum() == 0
 
 
+def test_laterality_is_compared_with_a_uniform_map_that_names_the_larger_lung():
+    """Hiding the larger lung tends to matter more, so a uniform map is the baseline, not a coin toss."""
+    left, right = np.zeros((S, S), bool), np.zeros((S, S), bool)
+    left[10:40, 5:25] = True  # the patient's right lung, with the film's opacity in it
+    right[5:55, 32:58] = True  # the patient's left lung, drawn larger
+    zones = zones_from_mask(LungMask(left | right, ("segmented", "segmented"), (left, right)))
+    image = (film() * 255).astype(np.uint8)
+    on_opacity = np.zeros((S, S), np.float32)
+    on_opacity[30:40, 5:25] = 1.0
+    study = faithfulness_study(BrightnessEngine(), np.stack([image]), np.stack([on_opacity]), [zones], ["bacteria"],
+                               fill="lung_mean", progress=False)
+    assert list(study.table["larger_side"]) == ["left"] and list(study.table["decisive_side"]) == ["right"]
+    assert study.laterality_agreement() == 1.0 and study.uniform_laterality() == 0.0
+
+
 def test_laterality_by_gap_keeps_only_films_whose_lungs_differ_enough():
     from pneumolib.explain.faithfulness import FaithfulnessStudy
 
@@ -262,13 +277,17 @@ def test_the_faithfulness_sentences_follow_the_numbers():
     from pneumolib.explain.faithfulness import FaithfulnessStudy
 
     def study(heat_drop: float, random_drop: float, hot: list[str], decisive: list[str]) -> FaithfulnessStudy:
-        rows = [{"group": "bacteria", "hot_side": h, "decisive_side": d, "top_zone": "right lower",
+        rows = [{"group": "bacteria", "hot_side": h, "decisive_side": d, "larger_side": "right", "top_zone": "right lower",
                  **{f"drop_heat_{s:.2f}": heat_drop for s in DELETION_SHARES},
                  **{f"drop_random_{s:.2f}": random_drop for s in DELETION_SHARES}} for h, d in zip(hot, decisive)]
         return FaithfulnessStudy(pd.DataFrame(rows), "blur")
 
     words = describe_faithfulness(study(0.2, 0.05, ["right", "left"], ["right", "right"]))
     assert "**2 films called pneumonia**" in words and "**4.0 times**" in words and "**50%**" in words
+    assert "a uniform map, whose hotter lung is simply the larger one, scores 100% (**less than a uniform map**)" in words
+    same = describe_faithfulness(study(0.2, 0.05, ["right", "left"], ["right", "left"]))
+    assert "scores 50% (**about the same as a uniform map**" in describe_faithfulness(
+        study(0.2, 0.05, ["right", "right"], ["right", "left"])) and "says more than the lungs' sizes do" in same
     assert "bacteria (2 films): the call rests most often on the **right lower** zone (100% of them)" in words
     assert "does **not** lower it" in describe_faithfulness(study(-0.01, 0.02, ["left"], ["left"]))
     raised = describe_faithfulness(study(0.004, -0.018, ["left"], ["left"]))

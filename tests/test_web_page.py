@@ -151,6 +151,7 @@ def test_upload_shows_prediction_heatmap_and_slider(page, server) -> None:
     agreement = page.inner_text("#map-note")
     assert percent(HEATMAP_REPORT["laterality_agreement"]) in agreement
     assert f"of {HEATMAP_REPORT['films_called_pneumonia']} films called pneumonia" in agreement
+    assert f"which names the larger lung: {percent(HEATMAP_REPORT['uniform_laterality_agreement'])})" in agreement
     size = "element => [element.getBoundingClientRect().width, element.getBoundingClientRect().height]"
     svg_box = page.eval_on_selector("#zones-svg", size)
     box = page.eval_on_selector("#overlay", size)

@@ -22,6 +22,14 @@ def _verdict(inside: float, chance: float) -> str:
     return "**no better than chance**"
 
 
+def _laterality_verdict(agreement: float, uniform: float) -> str:
+    if agreement > uniform + SAME_MARGIN:
+        return "the map's side says more than the lungs' sizes do"
+    if agreement < uniform - SAME_MARGIN:
+        return "**less than a uniform map**"
+    return "**about the same as a uniform map**: the map's side adds little to the lungs' sizes"
+
+
 def describe_focus(study: GradCamStudy, threshold: float = 0.5) -> str:
     """The lung-focus numbers in plain words (Markdown), whatever they turn out to be."""
     table = study.table
@@ -70,14 +78,15 @@ def describe_faithfulness(study: FaithfulnessStudy, share: float = 0.10) -> str:
     else:
         deletion = (f"that is **{row['heatmap'] / random:.1f} times** the drop from hiding random blobs of the lungs "
                     f"of the same area ({random:.3f})")
-    agreement = study.laterality_agreement()
+    agreement, uniform = study.laterality_agreement(), study.uniform_laterality()
     top = study.top_zones()
     lines = [
         f"- **{len(table)} films called pneumonia**, every occlusion filled with `{study.fill}`.",
         f"- Hiding the hottest {share:.0%} of the lung area lowers P(pneumonia) by **{row['heatmap']:.3f}** on average; "
         f"{deletion}.",
         f"- The lung holding more heat is the lung whose occlusion lowers P(pneumonia) more in **{agreement:.0%}** "
-        "of the films (half would be chance).",
+        f"of the films; a uniform map, whose hotter lung is simply the larger one, scores {uniform:.0%} "
+        f"({_laterality_verdict(agreement, uniform)}).",
     ]
     for group in top.index:
         zone = top.loc[group].idxmax()

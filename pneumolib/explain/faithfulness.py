@@ -78,6 +78,14 @@ class FaithfulnessStudy:
         """Share of films whose hotter side is the side whose occlusion lowers P(pneumonia) more."""
         return float((self.table["hot_side"] == self.table["decisive_side"]).mean())
 
+    def uniform_laterality(self) -> float:
+        """The same agreement for a uniform map, whose hotter side is simply the larger lung.
+
+        The baseline laterality is measured against, as a uniform map is for the lung share: hiding
+        the larger lung tends to lower P(pneumonia) more, so "half would be chance" flatters a map.
+        """
+        return float((self.table["larger_side"] == self.table["decisive_side"]).mean())
+
     def laterality_sides(self) -> pd.DataFrame:
         """Films per (side with more heat, side whose occlusion lowers P(pneumonia) more): where the
         two disagree, and whether the map leans to one lung more often than occlusion does."""
@@ -143,6 +151,7 @@ def faithfulness_study(
         side_drops = drops[2 * len(DELETION_SHARES) : 2 * len(DELETION_SHARES) + 2]
         zone_drops = drops[2 * len(DELETION_SHARES) + 2 :]
         row["hot_side"] = SIDES[hotter_side(heat, sides)]
+        row["larger_side"] = SIDES[hotter_side(np.ones_like(heat), sides)]
         row["decisive_side"] = SIDES[int(np.argmax(side_drops))]
         row["top_zone"] = ZONE_NAMES[int(np.argmax(zone_drops))]
         row["mask_source"] = film_zones.source

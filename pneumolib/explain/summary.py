@@ -70,6 +70,7 @@ def summarise_study(engine: Engine, study: GradCamStudy, metadata: Mapping[str, 
         "occlusion_fill": fill,
         "deletion_curve": curve.to_dict(orient="records"),
         "laterality_agreement": faith.laterality_agreement() if len(faith.table) else None,
+        "uniform_laterality_agreement": faith.uniform_laterality() if len(faith.table) else None,
         "laterality_sides": {hot: {side: int(n) for side, n in row.items()}
                              for hot, row in faith.laterality_sides().iterrows()} if len(faith.table) else {},
         "laterality_by_gap": faith.laterality_by_gap().to_dict(orient="records") if len(faith.table) else [],

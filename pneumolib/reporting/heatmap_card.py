@@ -37,6 +37,15 @@ def _laterality_detail(summary: Mapping[str, Any]) -> list[str]:
             f"P(pneumonia): {gaps}."]
 
 
+def _uniform_laterality(summary: Mapping[str, Any]) -> str:
+    """The baseline beside laterality: a uniform map, which names the larger lung (not a coin toss)."""
+    uniform = summary.get("uniform_laterality_agreement")
+    if uniform is None:
+        return ("this report has no uniform-map baseline; 50 % is not chance here, since hiding the larger lung "
+                "tends to lower P(pneumonia) more")
+    return f"a uniform map, which names the larger lung: {uniform:.1%}"
+
+
 def render_heatmap_section(summary: Mapping[str, Any] | None) -> str:
     """Lung share, the deletion curve, laterality and the top zones, as Markdown."""
     if not summary:
@@ -54,7 +63,7 @@ def render_heatmap_section(summary: Mapping[str, Any] | None) -> str:
                      f"{uniform:.3f}).")
     if summary.get("laterality_agreement") is not None:
         lines.append(f"- Laterality: the lung with more heat is the lung whose occlusion lowers P(pneumonia) more in "
-                     f"**{summary['laterality_agreement']:.1%}** of those films (chance: 50 %).")
+                     f"**{summary['laterality_agreement']:.1%}** of those films ({_uniform_laterality(summary)}).")
         lines += _laterality_detail(summary)
     lines += ["", "| share of lung area hidden | drop in P(pneumonia), hottest first | random blobs | ratio |",
               "| ---: | ---: | ---: | ---: |"]

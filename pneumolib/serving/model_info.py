@@ -85,7 +85,8 @@ def build_model_info(predictor: Predictor, checkpoint_source: str) -> dict[str, 
 
 
 HEATMAP_MEASURES = ("operating_point", "films_called_pneumonia", "lung_share_called_pneumonia",
-                    "uniform_share_called_pneumonia", "laterality_agreement", "occlusion_fill")
+                    "uniform_share_called_pneumonia", "laterality_agreement", "uniform_laterality_agreement",
+                    "occlusion_fill")
 
 
 def heatmap_measures(report: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -302,8 +302,10 @@
     const m = mapMeasures;
     if (!m || typeof m.laterality_agreement !== "number" || typeof m.films_called_pneumonia !== "number") return "";
     return `On the official test split the lung the heatmap made hotter was the lung whose hiding lowered the probability `
-      + `of pneumonia more in ${pct(m.laterality_agreement)} of ${m.films_called_pneumonia} films called pneumonia: `
-      + "where the colours and these numbers disagree, the numbers are the model's own answer.";
+      + `of pneumonia more in ${pct(m.laterality_agreement)} of ${m.films_called_pneumonia} films called pneumonia`
+      + (typeof m.uniform_laterality_agreement === "number"
+        ? ` (a map spread evenly over the lungs, which names the larger lung: ${pct(m.uniform_laterality_agreement)})` : "")
+      + ": where the colours and these numbers disagree, the numbers are the model's own answer.";
   }
 
   function applyOpacity() {
