@@ -1,7 +1,7 @@
 """Scoring a few images one at a time, on the caller's thread and on a core lent for a while.
 
 A heatmap request scores six occluded copies of the film. The service gives each request one
-core; when the other core stands idle the request may borrow it (``serving.app``), but a heatmap
+core; when the other core stands idle the request may borrow it (``serving.slots``), but a heatmap
 should not keep a core another request is waiting for. So the work is handed out one image at a
 time: the caller's thread takes the next image until none is left, and the lent thread takes the
 next one only while :meth:`Lent.keep` says the core is still spare, then gives it back. A request

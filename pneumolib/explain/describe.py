@@ -14,20 +14,25 @@ from pneumolib.explain.study import CORNER_FRACTION, GradCamStudy
 SAME_MARGIN = 0.05
 
 
+def _against(value: float, baseline: float, above: str, below: str, same: str) -> str:
+    """One of three phrases: ``value`` above, below or within :data:`SAME_MARGIN` of ``baseline``."""
+    if value > baseline + SAME_MARGIN:
+        return above
+    if value < baseline - SAME_MARGIN:
+        return below
+    return same
+
+
 def _verdict(inside: float, chance: float) -> str:
-    if inside > chance + SAME_MARGIN:
-        return "more than chance" + (", though most of the mass lies outside them" if inside < 0.5 else "")
-    if inside < chance - SAME_MARGIN:
-        return "**less than chance**: the maps avoid the lungs"
-    return "**no better than chance**"
+    return _against(inside, chance,
+                    "more than chance" + (", though most of the mass lies outside them" if inside < 0.5 else ""),
+                    "**less than chance**: the maps avoid the lungs", "**no better than chance**")
 
 
 def _laterality_verdict(agreement: float, uniform: float) -> str:
-    if agreement > uniform + SAME_MARGIN:
-        return "the map's side says more than the lungs' sizes do"
-    if agreement < uniform - SAME_MARGIN:
-        return "**less than a uniform map**"
-    return "**about the same as a uniform map**: the map's side adds little to the lungs' sizes"
+    return _against(agreement, uniform, "the map's side says more than the lungs' sizes do",
+                    "**less than a uniform map**",
+                    "**about the same as a uniform map**: the map's side adds little to the lungs' sizes")
 
 
 def describe_focus(study: GradCamStudy, threshold: float = 0.5) -> str:

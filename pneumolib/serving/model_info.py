@@ -30,6 +30,12 @@ INTENDED_USE = (
 )
 
 
+#: The test report's heatmap figures that ``GET /model`` passes on (the page prints laterality and its baseline).
+HEATMAP_MEASURES = ("operating_point", "films_called_pneumonia", "lung_share_called_pneumonia",
+                    "uniform_share_called_pneumonia", "laterality_agreement", "uniform_laterality_agreement",
+                    "occlusion_fill")
+
+
 def load_report(weights: str | Path) -> dict[str, Any] | None:
     """The report next to ``weights``, or None when there is none or it cannot be read."""
     path = report_path(weights)
@@ -84,17 +90,12 @@ def build_model_info(predictor: Predictor, checkpoint_source: str) -> dict[str, 
     return finite_json(card)
 
 
-HEATMAP_MEASURES = ("operating_point", "films_called_pneumonia", "lung_share_called_pneumonia",
-                    "uniform_share_called_pneumonia", "laterality_agreement", "uniform_laterality_agreement",
-                    "occlusion_fill")
-
-
 def heatmap_measures(report: dict[str, Any] | None) -> dict[str, Any] | None:
     """How far the test report found the heatmaps follow the model: what the page tells a reader.
 
     The laterality figure (how often the hotter lung of the map is the lung whose occlusion lowers
-    P(pneumonia) more) is what a reader needs beside a map that points at one lung; None when the
-    report has no heatmap section.
+    P(pneumonia) more) and a uniform map's, its baseline, are what a reader needs beside a map that
+    points at one lung; None when the report has no heatmap section.
     """
     heatmaps = (report or {}).get("heatmaps")
     if not isinstance(heatmaps, dict) or "laterality_agreement" not in heatmaps:

@@ -168,7 +168,7 @@ class Predictor:
         """Gate, score and threshold one image; raises :class:`NotAChestXray` when gated out.
 
         ``lent``: an idle inference slot the service lends a heatmap request while no other request
-        waits for it (``serving.app``); the lung zones' occlusions use it (:mod:`pneumolib.engine.lending`)."""
+        waits for it (``serving.slots``); the lung zones' occlusions use it (:mod:`pneumolib.engine.lending`)."""
         if operating_point not in self.operating_points:
             raise ValueError(f"unknown operating point {operating_point!r}")
         canonical = self.model_input(image)

@@ -45,7 +45,7 @@ class InferenceSlots:
 
     async def try_borrow(self) -> bool:
         """Take a slot if one is free and nobody waits for one; never waits."""
-        if self.waiting or self._semaphore.locked():
+        if self.waiting or self.locked():
             return False
         await self._semaphore.acquire()  # free right now: returns at once, with no other task in between
         return True
